@@ -1,0 +1,32 @@
+# kvroute: KV-cache compression as a perturbation of attention routing.
+#
+#   snakemake --cores 2                         # the embedded default (config.yaml)
+#   snakemake --configfile config/paper.yaml --profile slurm
+#
+# Rules are thin: each calls `python -m kvroute <stage>`. This file must not
+# import torch or transformers (SLURM jobs re-parse it).
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/datasets.smk"
+include: "rules/models.smk"
+include: "rules/inference.smk"
+include: "rules/scoring.smk"
+include: "rules/probing.smk"
+include: "rules/stats.smk"
+include: "rules/figures.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "figures/safety_cliff.pdf",
+        "results/tables/dataset_stats.csv",
+        expand("results/{model}/probe/probe_scores.csv", model=MODELS),

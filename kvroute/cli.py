@@ -1,0 +1,196 @@
+"""``python -m kvroute <stage>``: the entry point every Snakemake rule calls.
+
+Each subcommand reads files, calls one package function, and writes its
+outputs atomically. JSON arguments carry config sections verbatim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+
+def _json(text: str):
+    return json.loads(text)
+
+
+def cmd_generate(a):
+    from kvroute import datasets
+
+    if a.path:
+        records = datasets.load_jsonl(a.path)  # a user's file: validate, then normalise the bytes
+    else:
+        records = datasets.generate(a.generator, a.passages, a.seed)
+        for r in records:
+            r["dataset"] = a.dataset
+    datasets.write_jsonl(records, a.out)
+
+
+def cmd_dataset_stats(a):
+    import pandas as pd
+
+    from kvroute import datasets
+    from kvroute.io import write_csv
+
+    rows = []
+    for path in a.inputs:
+        records = datasets.load_jsonl(path)
+        rows.append({"dataset": records[0]["dataset"], **datasets.dataset_stats(records)})
+    write_csv(pd.DataFrame(rows), a.out)
+
+
+def cmd_prepare_model(a):
+    from kvroute import models
+
+    models.prepare(a.name, _json(a.spec), a.out_dir, a.cache_dir)
+
+
+def cmd_infer(a):
+    from kvroute import inference
+
+    inference.run(a.manifest, a.dataset, a.regime, _json(a.presses), _json(a.ratios), _json(a.inference),
+                  a.out_predictions, a.out_hidden, model_name=a.model_name)
+
+
+def cmd_score(a):
+    import pandas as pd
+
+    from kvroute.io import write_parquet
+    from kvroute.scoring import score_predictions
+
+    frames = [pd.read_parquet(p) for p in a.predictions]
+    scored = score_predictions(pd.concat(frames, ignore_index=True), threshold=a.threshold, tokenizer=a.tokenizer)
+    write_parquet(scored, a.out)
+
+
+def cmd_probe(a):
+    from kvroute import probing
+    from kvroute.io import write_csv
+
+    table, states = probing.load_states(a.hidden, a.predictions)
+    write_csv(probing.run_probes(table, states, a.test_fraction, a.C, a.seed), a.out)
+
+
+def cmd_stats(a):
+    import pandas as pd
+
+    from kvroute import stats
+    from kvroute.io import write_csv
+
+    scores = pd.concat([pd.read_parquet(p) for p in a.scores], ignore_index=True)
+    write_csv(stats.rate_curves(scores, n_boot=a.n_boot, seed=a.seed), a.curves)
+    write_csv(stats.susceptibility(scores, n_boot=a.n_boot, seed=a.seed), a.chi)
+    write_csv(stats.cliff_location(scores, n_boot=a.n_boot, seed=a.seed), a.cliff)
+
+
+def cmd_safety_cliff(a):
+    import pandas as pd
+
+    from kvroute.figures.safety_cliff import plot_safety_cliff
+
+    def cat(paths):
+        return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+
+    plot_safety_cliff(cat(a.curves), cat(a.chi), cat(a.cliff), a.out)
+
+
+def cmd_validate_config(a):
+    import yaml
+
+    from kvroute.config import ConfigError, validate
+
+    for path in a.configs:
+        try:
+            validate(yaml.safe_load(open(path)))
+        except ConfigError as e:
+            sys.exit(f"{path}: {e}")
+        print(f"{path}: ok")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kvroute", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("generate", help="generate (or import) one dataset as JSONL")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--generator")
+    s.add_argument("--passages", type=int)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--path", help="import a user JSONL instead of generating")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_generate)
+
+    s = sub.add_parser("dataset-stats", help="Table 1 for generated datasets")
+    s.add_argument("--inputs", nargs="+", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_dataset_stats)
+
+    s = sub.add_parser("prepare-model", help="fetch/convert a model into resources/models/NAME")
+    s.add_argument("--name", required=True)
+    s.add_argument("--spec", required=True, help="the model's config entry, as JSON")
+    s.add_argument("--out-dir", required=True)
+    s.add_argument("--cache-dir", required=True)
+    s.set_defaults(func=cmd_prepare_model)
+
+    s = sub.add_parser("infer", help="compressed inference for one model x dataset x regime")
+    s.add_argument("--manifest", required=True)
+    s.add_argument("--model-name")
+    s.add_argument("--dataset", required=True)
+    s.add_argument("--regime", required=True)
+    s.add_argument("--presses", required=True, help="{name: press spec} as JSON")
+    s.add_argument("--ratios", required=True, help="list of ratios as JSON")
+    s.add_argument("--inference", default="{}", help="the config's inference section as JSON")
+    s.add_argument("--out-predictions", required=True)
+    s.add_argument("--out-hidden", required=True)
+    s.set_defaults(func=cmd_infer)
+
+    s = sub.add_parser("score", help="token F1, gold recall and error class per answer")
+    s.add_argument("--predictions", nargs="+", required=True)
+    s.add_argument("--threshold", type=float, default=0.5)
+    s.add_argument("--tokenizer", default="whitespace")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_score)
+
+    s = sub.add_parser("probe", help="answer-type probes on hidden states")
+    s.add_argument("--hidden", nargs="+", required=True)
+    s.add_argument("--predictions", nargs="+", required=True)
+    s.add_argument("--test-fraction", type=float, default=0.3)
+    s.add_argument("--C", type=float, default=1.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_probe)
+
+    s = sub.add_parser("stats", help="error-rate curves, susceptibility and cliff location")
+    s.add_argument("--scores", nargs="+", required=True)
+    s.add_argument("--n-boot", type=int, default=1000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--curves", required=True)
+    s.add_argument("--chi", required=True)
+    s.add_argument("--cliff", required=True)
+    s.set_defaults(func=cmd_stats)
+
+    s = sub.add_parser("safety-cliff", help="draw figures/safety_cliff.pdf")
+    s.add_argument("--curves", nargs="+", required=True)
+    s.add_argument("--chi", nargs="+", required=True)
+    s.add_argument("--cliff", nargs="+", required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_safety_cliff)
+
+    s = sub.add_parser("validate-config", help="check config files against the schema")
+    s.add_argument("configs", nargs="+")
+    s.set_defaults(func=cmd_validate_config)
+    return p
+
+
+def main(argv=None) -> None:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

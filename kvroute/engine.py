@@ -1,0 +1,270 @@
+"""Compressed-cache inference: one prefill per passage, every press x ratio from it.
+
+Stock kvpress (``pipeline("kv-press-text-generation")``) prefills the context
+once per press and ratio, then answers each question one at a time. For
+scorer-based presses the scores depend only on the uncompressed prefill, so
+here one prefill per passage records each layer's inputs, and every
+(press, ratio) cell is then obtained by running kvpress's own selection code
+(``press.compress``) on the recorded keys and values with memoised scores.
+Questions of a passage are answered as one left-padded batch from the shared
+compressed cache. Presses that cannot share a prefill fall back to the stock
+prefill-with-press path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import torch
+from transformers import DynamicCache
+
+from kvroute import presses as press_registry
+from kvroute.models import eos_ids
+
+
+@dataclass
+class Cell:
+    """One compressed cache: the keys/values per layer the model decodes from."""
+
+    press: str | None
+    ratio: float
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    # AdaKV masks keys instead of dropping them: (head_idx, seq_idx) per layer.
+    masked: list[tuple[torch.Tensor, torch.Tensor] | None]
+    # kept[l]: bool (kv_heads, context_len), True where layer l / head h keeps t.
+    kept: list[torch.Tensor]
+
+
+@dataclass
+class Prefill:
+    context_ids: torch.Tensor
+    keys: list[torch.Tensor] = field(default_factory=list)
+    values: list[torch.Tensor] = field(default_factory=list)
+    layer_inputs: list[tuple] = field(default_factory=list)  # (module, hidden_states, kwargs)
+
+    @property
+    def length(self) -> int:
+        return self.context_ids.shape[1]
+
+
+def attention_modules(model) -> list:
+    lm = model.model.language_model if hasattr(model.model, "language_model") else model.model
+    for layer in lm.layers:
+        # kvpress presses read module.rotary_emb (ExpectedAttention's RoPE averaging).
+        layer.self_attn.rotary_emb = lm.rotary_emb
+    return [layer.self_attn for layer in lm.layers]
+
+
+def tokenize(tokenizer, context: str, questions: list[str]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Split the chat template around the context exactly as kvpress's pipeline does."""
+    if tokenizer.chat_template is None:
+        context = (tokenizer.bos_token or "") + context
+        suffix = "\n"
+    else:
+        separator = "#" * (len(context) + 10)
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": context + separator}], add_generation_prompt=True, tokenize=False
+        )
+        context, suffix = text.split(separator)
+    context_ids = tokenizer.encode(context, return_tensors="pt", add_special_tokens=False)
+    question_ids = [tokenizer.encode(q + suffix, return_tensors="pt", add_special_tokens=False) for q in questions]
+    return context_ids, question_ids
+
+
+@torch.inference_mode()
+def prefill(model, context_ids: torch.Tensor) -> Prefill:
+    """Run the uncompressed prefill and record what each attention layer saw."""
+    modules = attention_modules(model)
+    out = Prefill(context_ids=context_ids)
+    inputs: dict[int, tuple] = {}
+
+    def record(module, args, kwargs, output):
+        kw = {k: v for k, v in kwargs.items() if k != "past_key_values"}
+        inputs[module.layer_idx] = (module, kwargs["hidden_states"], kw)
+
+    hooks = [m.register_forward_hook(record, with_kwargs=True) for m in modules]
+    try:
+        cache = DynamicCache()
+        model.model(input_ids=context_ids.to(model.device), past_key_values=cache)
+    finally:
+        for h in hooks:
+            h.remove()
+    for i, m in enumerate(modules):
+        out.keys.append(cache.layers[i].keys)
+        out.values.append(cache.layers[i].values)
+        out.layer_inputs.append(inputs[m.layer_idx])
+    return out
+
+
+def uncompressed_cell(pre: Prefill) -> Cell:
+    n_heads = pre.keys[0].shape[1]
+    full = torch.ones(n_heads, pre.length, dtype=torch.bool)
+    return Cell(None, 0.0, pre.keys, pre.values, [None] * len(pre.keys), [full] * len(pre.keys))
+
+
+class ScoreBank:
+    """Memoised scores for one passage and press spec, shared by all its ratios."""
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+        self.memo: dict = {}
+        self._scorer = None
+
+    def press(self, ratio: float):
+        if self._scorer is None:
+            self._scorer = press_registry.scorer_classes()[self.spec["scorer"]](
+                compression_ratio=ratio, **self.spec.get("scorer_args", {})
+            )
+        memo = press_registry.MemoScorer(compression_ratio=ratio, inner=self._scorer, memo=self.memo)
+        return press_registry.build(self.spec, ratio, scorer=memo)
+
+
+@torch.inference_mode()
+def compress_cell(pre: Prefill, name: str, spec: dict, ratio: float, bank: ScoreBank) -> Cell:
+    """Apply ``spec`` at ``ratio`` to a recorded prefill with kvpress's own selection code."""
+    press = bank.press(ratio)
+    keys, values, masked, kept = [], [], [], []
+    for (module, hidden, kwargs), k, v in zip(pre.layer_inputs, pre.keys, pre.values):
+        module.masked_key_indices = None
+        new_k, new_v = press.compress(module, hidden, k, v, None, kwargs)
+        bsz, n_heads, length, dim = k.shape
+        mask = torch.ones(n_heads, length, dtype=torch.bool)
+        idx = getattr(module, "masked_key_indices", None)
+        if idx is not None:  # AdaKV: keys stay, masked at decode time
+            _, heads, seqs = idx
+            mask[heads.cpu(), seqs.cpu()] = False
+            masked.append((heads, seqs))
+            module.masked_key_indices = None
+        else:
+            masked.append(None)
+            if new_k.shape[2] != length:
+                # Replay the selection on position labels to learn which entries survived
+                # (the memoised scores make this exactly the same selection).
+                pos = torch.arange(length, device=k.device, dtype=torch.float32)
+                pos = pos.view(1, 1, length, 1).expand(bsz, n_heads, length, dim).to(k.dtype)
+                kept_pos, _ = press.compress(module, hidden, pos, pos, None, kwargs)
+                mask.zero_()
+                mask.scatter_(1, kept_pos[0, :, :, 0].round().long().cpu(), True)
+        keys.append(new_k)
+        values.append(new_v)
+        kept.append(mask)
+    return Cell(name, ratio, keys, values, masked, kept)
+
+
+@torch.inference_mode()
+def stock_cell(model, context_ids: torch.Tensor, name: str, spec: dict, ratio: float) -> Cell:
+    """Fallback for presses whose scores depend on the ratio: prefill with the press itself."""
+    press = press_registry.build(spec, ratio)
+    modules = attention_modules(model)
+    cache = DynamicCache()
+    with press(model):
+        model.model(input_ids=context_ids.to(model.device), past_key_values=cache)
+    keys = [cache.layers[i].keys for i in range(len(modules))]
+    values = [cache.layers[i].values for i in range(len(modules))]
+    masked, kept = [], []
+    for m, k in zip(modules, keys):
+        idx = getattr(m, "masked_key_indices", None)
+        mask = torch.zeros(k.shape[1], context_ids.shape[1], dtype=torch.bool)
+        if idx is not None:
+            mask[:] = True
+            mask[idx[1].cpu(), idx[2].cpu()] = False
+            masked.append((idx[1], idx[2]))
+            m.masked_key_indices = None
+        else:
+            masked.append(None)
+            if k.shape[2] == context_ids.shape[1]:
+                mask[:] = True
+            # else: kept positions are not recoverable from a stock cache that dropped them
+        kept.append(mask)
+    return Cell(name, ratio, keys, values, masked, kept)
+
+
+@contextlib.contextmanager
+def applied_masks(modules, cell: Cell, batch: int):
+    """Install AdaKV's masked-key indices (repeated per batch row) for decoding."""
+    try:
+        for m, mk in zip(modules, cell.masked):
+            if mk is None:
+                m.masked_key_indices = None
+            else:
+                heads, seqs = mk
+                n = heads.numel()
+                rows = torch.arange(batch, device=heads.device).repeat_interleave(n)
+                m.masked_key_indices = (rows, heads.repeat(batch), seqs.repeat(batch))
+        yield
+    finally:
+        for m in modules:
+            m.masked_key_indices = None
+
+
+@dataclass
+class Answers:
+    texts: list[str]
+    hidden: torch.Tensor | None  # (n_questions, n_probe_layers, hidden_dim) at the last prompt token
+    decode_steps: int
+    prompt_tokens: int
+
+
+@torch.inference_mode()
+def answer(model, tokenizer, cell: Cell, context_length: int, question_ids: list[torch.Tensor],
+           max_new_tokens: int, probe_layers: list[int] | None = None) -> Answers:
+    """Greedy answers to all questions from one compressed cache, as one batch.
+
+    Questions are left-padded; padding sits between the cached context and the
+    question and is masked out, and each row's RoPE positions continue from the
+    uncompressed context length, as in kvpress's pipeline.
+    """
+    device = model.device
+    modules = attention_modules(model)
+    batch = len(question_ids)
+    lengths = [q.shape[1] for q in question_ids]
+    width = max(lengths)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids(model)[0]
+    ids = torch.full((batch, width), pad, dtype=torch.long)
+    pos = torch.full((batch, width), context_length, dtype=torch.long)
+    qmask = torch.zeros(batch, width, dtype=torch.long)
+    for i, q in enumerate(question_ids):
+        n = q.shape[1]
+        ids[i, width - n:] = q[0]
+        pos[i, width - n:] = torch.arange(context_length, context_length + n)
+        qmask[i, width - n:] = 1
+    cache = DynamicCache()
+    for layer, (k, v) in enumerate(zip(cell.keys, cell.values)):
+        cache.update(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1), layer)
+    cached = cell.keys[0].shape[2]
+    attn = torch.cat([torch.ones(batch, cached, dtype=torch.long), qmask], dim=1)
+    need_mask = batch > 1 and min(lengths) != width
+    stop = set(eos_ids(model))
+    with applied_masks(modules, cell, batch):
+        out = model(
+            input_ids=ids.to(device), position_ids=pos.to(device), past_key_values=cache,
+            attention_mask=attn.to(device) if need_mask else None,
+            logits_to_keep=1, output_hidden_states=probe_layers is not None,
+        )
+        hidden = None
+        if probe_layers is not None:
+            hidden = torch.stack([out.hidden_states[l][:, -1, :] for l in probe_layers], dim=1).float().cpu()
+        token = out.logits[:, -1].argmax(-1)
+        generated = [token]
+        done = torch.tensor([t.item() in stop for t in token])
+        next_pos = pos[:, -1:].to(device) + 1
+        steps = 1
+        for step in range(max_new_tokens - 1):
+            if bool(done.all()):
+                break
+            if need_mask:
+                attn = torch.cat([attn, torch.ones(batch, 1, dtype=torch.long)], dim=1)
+            out = model(input_ids=token.unsqueeze(1), position_ids=next_pos + step, past_key_values=cache,
+                        attention_mask=attn.to(device) if need_mask else None)
+            token = out.logits[:, -1].argmax(-1)
+            generated.append(token)
+            done |= torch.tensor([t.item() in stop for t in token])
+            steps += 1
+    tokens = torch.stack(generated, dim=1).cpu()
+    texts = []
+    for row in tokens.tolist():
+        cut = next((j + 1 for j, t in enumerate(row) if t in stop), len(row))
+        texts.append(tokenizer.decode(row[:cut], skip_special_tokens=True))
+    return Answers(texts, hidden, steps, sum(lengths))

@@ -1,0 +1,159 @@
+"""The ``infer`` stage: one model, one dataset, one regime, every press x ratio.
+
+Writes a predictions table (one row per question x press x ratio) and the
+last-prompt-token hidden states for probing. Work is checkpointed per passage
+in a side folder, so a killed job resumes where it stopped; the final files
+appear atomically only when every passage is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from kvroute import engine, prompts
+from kvroute import presses as press_registry
+from kvroute.datasets import load_jsonl
+from kvroute.io import atomic_path, write_parquet
+from kvroute.models import load as load_model
+from kvroute.models import read_manifest
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("inference.device is 'cuda' but no CUDA device is visible")
+    return device
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    if dtype == "auto":
+        return "bfloat16" if device == "cuda" else "float32"
+    return dtype
+
+
+def probe_layer_indices(fractions: list[float], n_layers: int) -> list[int]:
+    """Depth fractions -> indices into ``hidden_states`` (0 = embeddings, n_layers = last)."""
+    return sorted({int(round(f * n_layers)) for f in fractions})
+
+
+def _cells_for(model, pre, context_ids, presses: dict, ratios: list[float]):
+    """Yield every (press name, ratio, Cell); ratio 0 is the uncompressed cache, shared by all presses."""
+    if 0.0 in ratios:
+        yield None, 0.0, engine.uncompressed_cell(pre)
+    for name, spec in presses.items():
+        bank = engine.ScoreBank(spec) if press_registry.shares_prefill(spec) else None
+        for ratio in ratios:
+            if ratio == 0.0:
+                continue
+            if bank is not None:
+                yield name, ratio, engine.compress_cell(pre, name, spec, ratio, bank)
+            else:
+                yield name, ratio, engine.stock_cell(model, context_ids, name, spec, ratio)
+
+
+def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, ratios: list[float],
+                   max_new_tokens: int, max_batch: int, probe_layers: list[int]):
+    """All rows (and hidden states) for one passage; returns (rows, hidden, counters)."""
+    questions = [q["question"] for q in record["questions"]]
+    context = prompts.build_context(record["passage"], questions, regime)
+    context_ids, question_ids = engine.tokenize(tokenizer, context, [prompts.build_question(q) for q in questions])
+    pre = engine.prefill(model, context_ids)
+    counters = {"prefill_tokens": pre.length, "decode_steps": 0, "question_tokens": 0}
+    rows, hidden = [], []
+    for name, ratio, cell in _cells_for(model, pre, context_ids, presses, ratios):
+        kept = torch.stack(cell.kept).float()
+        texts, states = [], []
+        for start in range(0, len(question_ids), max_batch):
+            out = engine.answer(model, tokenizer, cell, pre.length, question_ids[start:start + max_batch],
+                                max_new_tokens, probe_layers)
+            texts += out.texts
+            states.append(out.hidden)
+            counters["decode_steps"] += out.decode_steps
+            counters["question_tokens"] += out.prompt_tokens
+        states = torch.cat(states).to(torch.float16).numpy()
+        # Ratio 0 is the same cache for every press: report it under each.
+        for press in ([name] if name is not None else list(presses)):
+            for q, text, state in zip(record["questions"], texts, states):
+                rows.append({
+                    "dataset": record["dataset"], "regime": regime, "press": press, "ratio": float(ratio),
+                    "passage_id": record["passage_id"], "qid": q["qid"], "question": q["question"],
+                    "prediction": text, "answers": json.dumps(q["answers"], ensure_ascii=False),
+                    "answer_type": q["answer_type"], "question_type": q["question_type"],
+                    "direction": q["direction"], "hop": q.get("hop"),
+                    "n_context_tokens": pre.length, "kept_fraction": float(kept.mean()),
+                })
+                hidden.append(state)
+    return rows, hidden, counters
+
+
+def settings_digest(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[float], inference: dict,
+        out_predictions: str, out_hidden: str, model_name: str | None = None) -> None:
+    for name, spec in presses.items():
+        press_registry.validate_spec(name, spec)
+    if regime not in prompts.REGIMES:
+        raise ValueError(f"regime {regime!r} is not allowed; allowed values: {', '.join(prompts.REGIMES)}")
+    bad = [r for r in ratios if not 0.0 <= r < 1.0]
+    if bad:
+        raise ValueError(f"study.ratios: {bad} outside [0, 1)")
+    records = load_jsonl(dataset)  # validated before any model time is spent
+    ratios = sorted(set(float(r) for r in ratios))
+    model_name = model_name or read_manifest(manifest)["name"]
+
+    torch.manual_seed(0)
+    torch.set_num_threads(int(inference.get("threads", 2)))
+    device = resolve_device(inference.get("device", "auto"))
+    dtype = resolve_dtype(inference.get("dtype", "auto"), device)
+    t0 = time.time()
+    model, tokenizer = load_model(manifest, device=device, dtype=dtype,
+                                  attn_implementation=inference.get("attn_implementation", "sdpa"))
+    log.info("loaded %s on %s (%s) in %.1fs", model_name, device, dtype, time.time() - t0)
+    probe_layers = probe_layer_indices(inference.get("probe_layers", [0.5, 1.0]), model.config.num_hidden_layers)
+
+    # Per-passage checkpoints, keyed by everything that changes the answers.
+    digest = settings_digest(read_manifest(manifest), regime, presses, ratios, inference, Path(dataset).stat().st_size)
+    parts = Path(out_predictions).parent / f".parts-{Path(out_predictions).stem}-{digest}"
+    parts.mkdir(parents=True, exist_ok=True)
+    totals = {"prefill_tokens": 0, "decode_steps": 0, "question_tokens": 0}
+    todo = [r for r in records if not (parts / f"{r['passage_id']}.done").exists()]
+    if len(todo) < len(records):
+        log.info("resuming: %d of %d passages already done", len(records) - len(todo), len(records))
+    for record in tqdm(todo, desc=f"{model_name}/{records[0]['dataset']}/{regime}", unit="passage", mininterval=5):
+        rows, hidden, counters = answer_passage(
+            model, tokenizer, record, regime, presses, ratios, int(inference.get("max_new_tokens", 16)),
+            int(inference.get("max_batch_questions", 64)), probe_layers)
+        for k in totals:
+            totals[k] += counters[k]
+        stem = parts / record["passage_id"]
+        write_parquet(pd.DataFrame(rows), f"{stem}.parquet")
+        with atomic_path(f"{stem}.npy") as tmp:
+            np.save(tmp, np.stack(hidden))
+        (parts / f"{record['passage_id']}.done").touch()
+    log.info("done in %.1fs: %s", time.time() - t0, totals)
+
+    frames = [pd.read_parquet(parts / f"{r['passage_id']}.parquet") for r in records]
+    states = np.concatenate([np.load(parts / f"{r['passage_id']}.npy") for r in records])
+    table = pd.concat(frames, ignore_index=True)
+    table.insert(0, "model", model_name)
+    table["hop"] = table["hop"].astype("Int64")
+    with atomic_path(out_hidden, suffix=".npz") as tmp:
+        np.savez(tmp, states=states, layers=np.array(probe_layers), qid=table["qid"].to_numpy(str),
+                 press=table["press"].to_numpy(str), ratio=table["ratio"].to_numpy(float))
+    write_parquet(table, out_predictions)
+    shutil.rmtree(parts, ignore_errors=True)

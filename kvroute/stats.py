@@ -1,0 +1,273 @@
+"""Error-rate curves, susceptibility chi = dH/dalpha and the safety-cliff location.
+
+Uncertainty comes from a cluster bootstrap over *passages* (questions about
+the same passage are not independent). Within a group the same resampled
+passage sets are used at every ratio, so curves, their finite differences and
+the cliff location are all paired; `rate_curves`, `susceptibility` and
+`cliff_location` draw identical resamples for the same seed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
+
+DEFAULT_GROUP = ("model", "press", "regime")
+CLASSES = ("hallucination", "unknown", "correct")
+
+
+def wilson_interval(k, n, alpha: float = 0.05):
+    """Wilson score interval for k successes out of n (arrays broadcast).
+
+    n == 0 gives (nan, nan) rather than statsmodels' division warning.
+    """
+    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    safe_n = np.where(n > 0, n, 1.0)
+    lo, hi = proportion_confint(k, safe_n, alpha=alpha, method="wilson")
+    lo, hi = np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
+    if lo.ndim == 0:
+        return float(lo), float(hi)
+    return lo, hi
+
+
+def _check(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s): {', '.join(missing)}")
+
+
+def _groups(df: pd.DataFrame, group: Sequence[str]):
+    """Yield (key dict, sub-frame); group=() means the whole table."""
+    group = list(group)
+    if not group:
+        yield {}, df
+        return
+    for key, sub in df.groupby(group, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        yield dict(zip(group, key)), sub
+
+
+def _cluster_ids(df: pd.DataFrame) -> pd.Series:
+    # passage_id may repeat across datasets; the cluster is the passage itself.
+    if "dataset" in df.columns:
+        return df["dataset"].astype(str) + "\x1f" + df["passage_id"].astype(str)
+    return df["passage_id"].astype(str)
+
+
+def _passage_tables(sub: pd.DataFrame):
+    """Per passage x ratio counts: n, hallucination, unknown, correct, f1 sum."""
+    clusters = _cluster_ids(sub)
+    passages = np.sort(clusters.unique())
+    ratios = np.sort(sub["ratio"].unique())
+    p_idx = np.searchsorted(passages, clusters.to_numpy())
+    r_idx = np.searchsorted(ratios, sub["ratio"].to_numpy())
+    shape = (len(passages), len(ratios))
+
+    def table(values):
+        out = np.zeros(shape)
+        np.add.at(out, (p_idx, r_idx), values)
+        return out
+
+    cls = sub["error_class"].astype(str).to_numpy()
+    counts = {c: table(cls == c) for c in CLASSES}
+    counts["n"] = table(np.ones(len(sub)))
+    counts["f1"] = table(sub["f1"].to_numpy(dtype=float)) if "f1" in sub else None
+    return passages, ratios, counts
+
+
+def _passage_weights(n_passages: int, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n_passages) multiplicities of a passage resample with replacement.
+
+    Seeded per group, so a group's resamples do not depend on which other
+    groups are in the table.
+    """
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_passages, size=(n_boot, n_passages))
+    return np.stack([np.bincount(d, minlength=n_passages) for d in draws]).astype(float)
+
+
+def _ratio_of(w: np.ndarray, num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """Resampled rates: (weights @ numerator) / (weights @ denominator)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (w @ num) / (w @ den)
+
+
+def _pct(x: np.ndarray, ci: float, axis: int = 0):
+    q = (1 - ci) / 2
+    with warnings.catch_warnings():
+        # All-NaN columns (ratio missing from every resample) are expected in
+        # tiny groups; they give NaN bands, not a warning.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanquantile(x, q, axis=axis), np.nanquantile(x, 1 - q, axis=axis)
+
+
+def rate_curves(
+    scores: pd.DataFrame,
+    n_boot: int = 1000,
+    seed: int = 0,
+    group: Sequence[str] = DEFAULT_GROUP,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """Error-class rates per group x ratio, with Wilson and passage-bootstrap bands.
+
+    Columns: *group, ratio, n, n_passages, hallucination_rate, unknown_rate,
+    correct_rate, f1_mean, hallucination_wilson_lo/hi, hallucination_boot_lo/hi,
+    unknown_boot_lo/hi.
+    """
+    _check(scores, [*group, "ratio", "passage_id", "error_class", "f1"], "scores table")
+    rows = []
+    for key, sub in _groups(scores, group):
+        passages, ratios, t = _passage_tables(sub)
+        n = t["n"].sum(axis=0)
+        h, u = t["hallucination"].sum(axis=0), t["unknown"].sum(axis=0)
+        w = _passage_weights(len(passages), n_boot, seed)
+        h_lo, h_hi = _pct(_ratio_of(w, t["hallucination"], t["n"]), ci)
+        u_lo, u_hi = _pct(_ratio_of(w, t["unknown"], t["n"]), ci)
+        w_lo, w_hi = wilson_interval(h, n, alpha=1 - ci)
+        n_pass = (t["n"] > 0).sum(axis=0)
+        for j, r in enumerate(ratios):
+            rows.append(
+                {
+                    **key,
+                    "ratio": float(r),
+                    "n": int(n[j]),
+                    "n_passages": int(n_pass[j]),
+                    "hallucination_rate": h[j] / n[j],
+                    "unknown_rate": u[j] / n[j],
+                    "correct_rate": t["correct"][:, j].sum() / n[j],
+                    "f1_mean": t["f1"][:, j].sum() / n[j],
+                    "hallucination_wilson_lo": float(w_lo[j]),
+                    "hallucination_wilson_hi": float(w_hi[j]),
+                    "hallucination_boot_lo": float(h_lo[j]),
+                    "hallucination_boot_hi": float(h_hi[j]),
+                    "unknown_boot_lo": float(u_lo[j]),
+                    "unknown_boot_hi": float(u_hi[j]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _chi(h: np.ndarray, ratios: np.ndarray) -> np.ndarray:
+    """Forward finite differences dH/dalpha on the (possibly uneven) grid; last axis."""
+    return np.diff(h, axis=-1) / np.diff(ratios)
+
+
+def _mid(ratios: np.ndarray) -> np.ndarray:
+    # Rounded so 0.85 is 0.85, not 0.8500000000000001 (clean joins/labels).
+    return np.round((ratios[:-1] + ratios[1:]) / 2, 10)
+
+
+def _cliff_index(chi: np.ndarray) -> np.ndarray:
+    """Argmax of chi along the last axis; -1 where H never rises (no cliff)."""
+    filled = np.where(np.isnan(chi), -np.inf, chi)
+    idx = np.argmax(filled, axis=-1)
+    best = np.take_along_axis(filled, idx[..., None], axis=-1)[..., 0]
+    return np.where(best > 0, idx, -1)
+
+
+def _h_inputs(data: pd.DataFrame, group: Sequence[str]):
+    """Per group: ratios, point H, and passage-level tables if available.
+
+    Accepts a scores table (rows = answers, has error_class) or a curves table
+    from rate_curves (has hallucination_rate; no passages, so no bootstrap).
+    """
+    if "error_class" in data.columns:
+        _check(data, [*group, "ratio", "passage_id"], "scores table")
+        for key, sub in _groups(data, group):
+            passages, ratios, t = _passage_tables(sub)
+            h = t["hallucination"].sum(axis=0) / t["n"].sum(axis=0)
+            yield key, ratios, h, t
+    elif "hallucination_rate" in data.columns:
+        _check(data, [*group, "ratio"], "curves table")
+        for key, sub in _groups(data, group):
+            if sub["ratio"].duplicated().any():
+                raise ValueError(f"curves table has several rows per ratio for group {key}")
+            sub = sub.sort_values("ratio")
+            yield key, sub["ratio"].to_numpy(float), sub["hallucination_rate"].to_numpy(float), None
+    else:
+        raise ValueError("need a scores table (error_class) or a curves table (hallucination_rate)")
+
+
+def susceptibility(
+    data: pd.DataFrame,
+    n_boot: int = 1000,
+    seed: int = 0,
+    group: Sequence[str] = DEFAULT_GROUP,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """chi(alpha) = dH/dalpha per group x grid interval, with passage-bootstrap bands.
+
+    Columns: *group, ratio_lo, ratio_hi, ratio_mid, chi, chi_boot_lo,
+    chi_boot_hi, is_cliff. Bands are NaN when `data` is a curves table.
+    """
+    rows = []
+    for key, ratios, h, t in _h_inputs(data, group):
+        if len(ratios) < 2:
+            continue
+        chi = _chi(h, ratios)
+        lo = hi = np.full(len(chi), np.nan)
+        if t is not None:
+            w = _passage_weights(t["n"].shape[0], n_boot, seed)
+            lo, hi = _pct(_chi(_ratio_of(w, t["hallucination"], t["n"]), ratios), ci)
+        cliff = _cliff_index(chi)
+        for j in range(len(chi)):
+            rows.append(
+                {
+                    **key,
+                    "ratio_lo": float(ratios[j]),
+                    "ratio_hi": float(ratios[j + 1]),
+                    "ratio_mid": float(_mid(ratios)[j]),
+                    "chi": float(chi[j]),
+                    "chi_boot_lo": float(lo[j]),
+                    "chi_boot_hi": float(hi[j]),
+                    "is_cliff": bool(j == cliff),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def cliff_location(
+    data: pd.DataFrame,
+    n_boot: int = 1000,
+    seed: int = 0,
+    group: Sequence[str] = DEFAULT_GROUP,
+    ci: float = 0.95,
+) -> pd.DataFrame:
+    """One row per group: where chi peaks (the safety cliff) and how sure we are.
+
+    Columns: *group, cliff_ratio (midpoint of the argmax-chi interval),
+    cliff_interval_lo/hi (that interval's ends), cliff_lo/cliff_hi (bootstrap
+    percentile interval of the argmax midpoint, snapped to grid midpoints),
+    max_chi, at_edge (argmax is the first or last interval, so the cliff may
+    lie outside the grid), n_intervals. cliff_ratio is NaN when H never
+    rises (max chi <= 0); bootstrap resamples without a rise are dropped.
+    """
+    q = (1 - ci) / 2
+    rows = []
+    for key, ratios, h, t in _h_inputs(data, group):
+        row = {**key, "cliff_ratio": np.nan, "cliff_interval_lo": np.nan,
+               "cliff_interval_hi": np.nan, "cliff_lo": np.nan, "cliff_hi": np.nan,
+               "max_chi": np.nan, "at_edge": False, "n_intervals": max(len(ratios) - 1, 0)}
+        if len(ratios) >= 2:
+            mids = _mid(ratios)
+            chi = _chi(h, ratios)
+            j = int(_cliff_index(chi))
+            row["max_chi"] = float(np.nanmax(chi)) if np.isfinite(chi).any() else np.nan
+            if j >= 0:
+                row.update(cliff_ratio=float(mids[j]), cliff_interval_lo=float(ratios[j]),
+                           cliff_interval_hi=float(ratios[j + 1]),
+                           at_edge=bool(j == 0 or j == len(chi) - 1))
+            if t is not None:
+                w = _passage_weights(t["n"].shape[0], n_boot, seed)
+                idx = _cliff_index(_chi(_ratio_of(w, t["hallucination"], t["n"]), ratios))
+                boot = mids[idx[idx >= 0]]
+                if boot.size:
+                    # lower/higher keep the interval on grid midpoints.
+                    row["cliff_lo"] = float(np.quantile(boot, q, method="lower"))
+                    row["cliff_hi"] = float(np.quantile(boot, 1 - q, method="higher"))
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,174 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from kvroute.stats import cliff_location, rate_curves, susceptibility, wilson_interval
+
+
+def make_scores(h_by_ratio, n_passages=8, n_q=10, model="m", press="adakv_ea", regime="agnostic",
+                jitter=None):
+    """Scores table with exactly round(h * n_q) hallucinations per passage and ratio.
+
+    jitter moves one hallucination between passage pairs, so passages differ
+    (non-degenerate bootstrap) while each ratio's total stays exact:
+    "passage" keeps a passage's offset fixed across ratios, "alternate" flips
+    it from one ratio to the next (so per-passage differences vary too).
+    """
+    rows = []
+    for p in range(n_passages):
+        for i, (r, h) in enumerate(h_by_ratio.items()):
+            k = int(round(h * n_q))
+            if jitter and 0 < k < n_q:
+                flip = p + (i if jitter == "alternate" else 0)
+                k += 1 if flip % 2 else -1
+            for q in range(n_q):
+                cls = "hallucination" if q < k else ("unknown" if q == n_q - 1 else "correct")
+                rows.append(dict(model=model, press=press, regime=regime, ratio=r, passage_id=f"p{p}",
+                                 qid=f"p{p}q{q}", error_class=cls, f1=1.0 if cls == "correct" else 0.0))
+    return pd.DataFrame(rows)
+
+
+CLIFF_H = {0.0: 0.1, 0.25: 0.1, 0.5: 0.1, 0.75: 0.1, 0.8: 0.1, 0.9: 0.7, 0.95: 0.8}
+
+
+def test_wilson_hand_checked():
+    # 8/10 at 95%: centre 0.7167, half-width 0.2266 (Wilson 1927 formula by hand)
+    lo, hi = wilson_interval(8, 10)
+    assert lo == pytest.approx(0.4902, abs=1e-4)
+    assert hi == pytest.approx(0.9433, abs=1e-4)
+    assert all(np.isnan(wilson_interval(0, 0)))
+
+
+def test_rate_curves_known_rates():
+    scores = pd.concat([
+        make_scores({0.0: 0.2, 0.5: 0.6}, n_passages=3, n_q=5),
+        make_scores({0.0: 0.4, 0.5: 0.4}, n_passages=2, n_q=5, regime="aware"),
+    ])
+    c = rate_curves(scores, n_boot=200).set_index(["regime", "ratio"])
+    row = c.loc[("agnostic", 0.5)]
+    assert row["n"] == 15 and row["n_passages"] == 3
+    assert row["hallucination_rate"] == pytest.approx(0.6)
+    assert row["unknown_rate"] == pytest.approx(0.2)  # the last question of each passage
+    assert row["correct_rate"] == pytest.approx(0.2)
+    assert row["f1_mean"] == pytest.approx(0.2)
+    assert c.loc[("agnostic", 0.0), "hallucination_rate"] == pytest.approx(0.2)
+    assert c.loc[("aware", 0.0), "n"] == 10
+    lo, hi = wilson_interval(9, 15)
+    assert row["hallucination_wilson_lo"] == pytest.approx(lo)
+    assert row["hallucination_wilson_hi"] == pytest.approx(hi)
+    # identical passages: every resample gives the same rate
+    assert row["hallucination_boot_lo"] == pytest.approx(0.6)
+    assert row["hallucination_boot_hi"] == pytest.approx(0.6)
+    rates = c[["hallucination_rate", "unknown_rate", "correct_rate"]].sum(axis=1)
+    assert np.allclose(rates, 1.0)
+
+
+def test_bootstrap_resamples_passages_not_questions():
+    # passage 0 always hallucinates, passage 1 never: 2 clusters of 50 questions.
+    rows = [dict(model="m", press="p", regime="agnostic", ratio=0.0, passage_id=f"p{p}", qid=f"{p}-{q}",
+                 error_class="hallucination" if p == 0 else "correct", f1=0.0) for p in range(2) for q in range(50)]
+    c = rate_curves(pd.DataFrame(rows), n_boot=500)
+    # a question bootstrap would give roughly 0.4-0.6; clusters give 0 or 1 extremes
+    assert c["hallucination_boot_lo"].iloc[0] == 0.0
+    assert c["hallucination_boot_hi"].iloc[0] == 1.0
+
+
+def test_bootstrap_deterministic_given_seed():
+    s = make_scores(CLIFF_H, jitter="alternate")
+    a, b = rate_curves(s, n_boot=200, seed=3), rate_curves(s, n_boot=200, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(susceptibility(s, n_boot=200, seed=3), susceptibility(s, n_boot=200, seed=3))
+    c = rate_curves(s, n_boot=200, seed=4)
+    assert not np.allclose(a["hallucination_boot_lo"], c["hallucination_boot_lo"]) or not np.allclose(
+        a["hallucination_boot_hi"], c["hallucination_boot_hi"])
+    # shuffling rows does not change anything
+    pd.testing.assert_frame_equal(a, rate_curves(s.sample(frac=1, random_state=1), n_boot=200, seed=3))
+
+
+def test_bootstrap_is_paired_across_ratios():
+    # each passage has the same H at both ratios, but passages differ: a paired
+    # bootstrap gives chi exactly 0 in every resample; unpaired would not.
+    s = make_scores({0.5: 0.5, 0.6: 0.5}, jitter="passage")
+    chi = susceptibility(s, n_boot=300)
+    assert chi["chi"].iloc[0] == 0.0
+    assert chi["chi_boot_lo"].iloc[0] == 0.0 and chi["chi_boot_hi"].iloc[0] == 0.0
+    curves = rate_curves(s, n_boot=300)
+    assert (curves["hallucination_boot_hi"] > curves["hallucination_boot_lo"]).all()
+
+
+def test_susceptibility_finds_planted_jump():
+    # n_q=20: jitter of +-0.05 per passage, small next to the 0.6 jump (a
+    # coarser table lets the narrow 0.9-0.95 interval win some resamples)
+    s = make_scores(CLIFF_H, n_q=20, jitter="alternate")
+    chi = susceptibility(s, n_boot=300)
+    assert list(chi["ratio_mid"]) == pytest.approx([0.125, 0.375, 0.625, 0.775, 0.85, 0.925])
+    jump = chi.set_index("ratio_mid").loc[0.85]  # midpoints are rounded, so exact
+    assert jump["chi"] == pytest.approx(6.0)  # (0.7 - 0.1) / 0.1
+    assert jump["is_cliff"] and chi["is_cliff"].sum() == 1
+    assert jump["chi_boot_lo"] < 6.0 < jump["chi_boot_hi"]
+    cl = cliff_location(s, n_boot=300).iloc[0]
+    assert 0.8 <= cl["cliff_ratio"] <= 0.9
+    assert (cl["cliff_interval_lo"], cl["cliff_interval_hi"]) == (0.8, 0.9)
+    assert cl["cliff_lo"] <= cl["cliff_ratio"] <= cl["cliff_hi"]
+    assert 0.8 <= cl["cliff_lo"] and cl["cliff_hi"] <= 0.9
+    assert cl["max_chi"] == pytest.approx(6.0)
+    assert not cl["at_edge"]
+
+
+@pytest.mark.parametrize("jump_at, edge", [(0.95, True), (0.25, True), (0.5, False)])
+def test_cliff_at_grid_edge_flag(jump_at, edge):
+    h = {r: (0.1 if r < jump_at else 0.7) for r in [0.0, 0.25, 0.5, 0.75, 0.95]}
+    cl = cliff_location(make_scores(h), n_boot=50).iloc[0]
+    assert bool(cl["at_edge"]) is edge
+
+
+def test_no_rise_means_no_cliff():
+    cl = cliff_location(make_scores({0.0: 0.3, 0.5: 0.3, 0.9: 0.2}), n_boot=50).iloc[0]
+    assert np.isnan(cl["cliff_ratio"]) and not cl["at_edge"]
+
+
+def test_groups_are_separate_rows():
+    s = pd.concat([make_scores(CLIFF_H, model="a"),
+                   make_scores({0.0: 0.1, 0.25: 0.1, 0.5: 0.9, 0.75: 0.9, 0.95: 0.9}, model="b")])
+    cl = cliff_location(s, n_boot=50).set_index("model")
+    assert cl.loc["a", "cliff_ratio"] == pytest.approx(0.85)
+    assert cl.loc["b", "cliff_ratio"] == pytest.approx(0.375)
+
+
+def test_susceptibility_from_curves_has_points_but_no_bands():
+    s = make_scores(CLIFF_H)
+    from_curves = susceptibility(rate_curves(s, n_boot=20))
+    from_scores = susceptibility(s, n_boot=20)
+    assert np.allclose(from_curves["chi"], from_scores["chi"])
+    assert from_curves["chi_boot_lo"].isna().all()
+    assert cliff_location(rate_curves(s, n_boot=20))["cliff_ratio"].iloc[0] == pytest.approx(0.85)
+
+
+def test_small_inputs_do_not_crash():
+    s = make_scores({0.0: 0.0, 0.9: 1.0}, n_passages=1, n_q=2)
+    c = rate_curves(s, n_boot=10)
+    assert len(c) == 2
+    chi = susceptibility(s, n_boot=10)
+    assert len(chi) == 1 and chi["chi"].iloc[0] == pytest.approx(1 / 0.9)
+    cl = cliff_location(s, n_boot=10).iloc[0]
+    assert cl["at_edge"]  # the only interval is both first and last
+    one_ratio = make_scores({0.5: 0.5}, n_passages=2)
+    assert susceptibility(one_ratio, n_boot=10).empty
+    assert np.isnan(cliff_location(one_ratio, n_boot=10)["cliff_ratio"].iloc[0])
+
+
+def test_missing_ratio_for_some_passages():
+    s = make_scores(CLIFF_H, jitter="alternate")
+    s = s[~((s["passage_id"] == "p0") & (s["ratio"] == 0.9))]
+    c = rate_curves(s, n_boot=100).set_index("ratio")
+    assert c.loc[0.9, "n_passages"] == 7
+    assert c[["hallucination_boot_lo", "hallucination_boot_hi"]].notna().all().all()
+
+
+def test_group_all_and_missing_columns():
+    s = make_scores(CLIFF_H)
+    assert len(rate_curves(s, n_boot=10, group=())) == len(CLIFF_H)
+    with pytest.raises(ValueError, match="passage_id"):
+        rate_curves(s.drop(columns="passage_id"), n_boot=10)
+    with pytest.raises(ValueError, match="dataset"):
+        rate_curves(s, n_boot=10, group=("model", "dataset"))
