@@ -6,15 +6,29 @@
 # Rules are thin: each calls `python -m kvroute <stage>`. This file must not
 # import torch or transformers (SLURM jobs re-parse it).
 
+import re
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# config.yaml is the embedded default; a --configfile replaces it rather than
+# being merged into it, so every config file is complete on its own.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 include: "rules/common.smk"
+
+
+wildcard_constraints:
+    model="|".join(map(re.escape, config["models"])),
+    dataset="|".join(map(re.escape, config["datasets"])),
+    regime="agnostic|aware",
+
+
 include: "rules/datasets.smk"
 include: "rules/models.smk"
 include: "rules/inference.smk"

@@ -42,6 +42,11 @@ def cmd_dataset_stats(a):
 
 
 def cmd_prepare_model(a):
+    import os
+
+    # transformers' GGUF reader draws a per-tensor bar no setting reaches; tqdm
+    # reads this variable when it is first imported.
+    os.environ.setdefault("TQDM_DISABLE", "1")
     from kvroute import models
 
     models.prepare(a.name, _json(a.spec), a.out_dir, a.cache_dir)

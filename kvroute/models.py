@@ -143,9 +143,11 @@ def _convert_gguf(gguf: Path, out: Path, eos_tokens: list[str]) -> list[int]:
     if eos_tokens:
         # GGUF metadata can name the wrong eos (SmolLM2 reports <|im_start|>);
         # the config names the tokens that really end an assistant turn.
-        ids = [tokenizer.convert_tokens_to_ids(t) for t in eos_tokens]
-        if any(i is None or i == tokenizer.unk_token_id for i in ids):
-            raise ValueError(f"eos_tokens {eos_tokens} are not all in the vocabulary of {gguf}")
+        vocab = tokenizer.get_vocab()
+        missing = [t for t in eos_tokens if t not in vocab]
+        if missing:
+            raise ValueError(f"eos_tokens {missing} are not in the vocabulary of {gguf}")
+        ids = [vocab[t] for t in eos_tokens]
         tokenizer.eos_token = eos_tokens[0]
         model.generation_config.eos_token_id = ids
         model.config.eos_token_id = ids[0]

@@ -1,5 +1,4 @@
-# Shared by every rule file: config validation, the study grid, path helpers.
-import re
+# Shared by all rule files: config validation, the study grid, path helpers.
 import json
 
 from kvroute.config import ConfigError, validate as validate_kvroute_config, with_defaults
@@ -23,18 +22,8 @@ INFERENCE_IMAGE = config["containers"]["inference"]
 ANALYSIS_IMAGE = config["containers"]["analysis"]
 
 
-wildcard_constraints:
-    model="|".join(map(re.escape, config["models"])),
-    dataset="|".join(map(re.escape, config["datasets"])),
-    regime="agnostic|aware",
-
-
 def as_json(obj):
     return json.dumps(obj, sort_keys=True)
-
-
-def run_dir(w):
-    return f"results/{w.model}/{w.dataset}/{w.regime}"
 
 
 def model_mem_mb(w):

@@ -12,6 +12,7 @@ rule probe:
     params:
         test_fraction=config["probing"]["test_fraction"],
         C=config["probing"]["C"],
+        seed=SEED,
     log:
         "logs/probe/{model}.log",
     benchmark:
@@ -20,4 +21,4 @@ rule probe:
         ANALYSIS_IMAGE
     shell:
         "python -m kvroute probe --hidden {input.hidden} --predictions {input.predictions} "
-        "--test-fraction {params.test_fraction} --C {params.C} --seed {SEED} --out {output} > {log} 2>&1"
+        "--test-fraction {params.test_fraction} --C {params.C} --seed {params.seed} --out {output} > {log} 2>&1"

@@ -10,10 +10,11 @@ rule stats:
         cliff="results/{model}/stats/cliff.csv",
     params:
         n_boot=config["stats"]["n_boot"],
+        seed=SEED,
     log:
         "logs/stats/{model}.log",
     container:
         ANALYSIS_IMAGE
     shell:
-        "python -m kvroute stats --scores {input} --n-boot {params.n_boot} --seed {SEED} "
+        "python -m kvroute stats --scores {input} --n-boot {params.n_boot} --seed {params.seed} "
         "--curves {output.curves} --chi {output.chi} --cliff {output.cliff} > {log} 2>&1"

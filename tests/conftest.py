@@ -1,0 +1,47 @@
+"""Shared fixtures. Tests never reach a model hub: HF_HUB_OFFLINE is forced."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def smollm2_manifest(tmp_path_factory, default_config) -> Path:
+    """SmolLM2-135M-Instruct converted from its PyPI GGUF, once per test session."""
+    from kvroute import models
+
+    name = "smollm2-135m-instruct"
+    cache = Path(os.environ.get("KVROUTE_TEST_CACHE", tmp_path_factory.mktemp("model-cache")))
+    out = cache / "models" / name
+    if (out / models.MANIFEST).exists():
+        return out / models.MANIFEST
+    return models.prepare(name, default_config["models"][name], out, cache / "downloads")
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_manifest):
+    import torch
+
+    from kvroute import models
+
+    torch.set_num_threads(2)
+    return models.load(smollm2_manifest, device="cpu", dtype="float32", attn_implementation="sdpa")

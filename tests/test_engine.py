@@ -1,0 +1,147 @@
+"""The shared-prefill engine against stock kvpress on a real model (SmolLM2-135M).
+
+kvroute evaluates every ratio from one prefill by replaying kvpress's own
+selection code on memoised scores; these tests check that this gives the same
+kept KV entries and the same greedy answers as stock kvpress.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from kvpress import AdaKVPress, ChunkPress, ExpectedAttentionPress
+from transformers import DynamicCache, pipeline
+
+from kvroute import engine, prompts
+from kvroute.presses import RemainderSafeChunkPress
+
+PASSAGE = (
+    "Torvald Imbrecht is a Norwegian sculptor born in the coastal town of Vesterhavn. "
+    "He received his first commission in 1987 from the Ostmark Maritime Museum, a bronze figure of a diver. "
+    "Later he co-founded the Saltlight Cooperative, a collective of eleven artists who share a studio near the harbour. "
+    "His favourite subjects are seabirds and otters, which he carves from driftwood collected on winter walks."
+)
+QUESTIONS = [
+    "What is Torvald Imbrecht's nationality?",
+    "In which town was Torvald Imbrecht born?",
+    "Who gave Torvald Imbrecht his first commission?",
+]
+SPECS = {
+    "adakv_ea": {"press": "AdaKVPress", "scorer": "ExpectedAttentionPress"},
+    "chunk_ea": {"press": "ChunkPress", "scorer": "ExpectedAttentionPress", "args": {"chunk_length": 48}},
+}
+
+
+def stock_press(name: str, ratio: float):
+    if name == "adakv_ea":
+        return AdaKVPress(ExpectedAttentionPress(compression_ratio=ratio))
+    return ChunkPress(ExpectedAttentionPress(compression_ratio=ratio), chunk_length=48)
+
+
+@pytest.fixture(scope="module")
+def prepared(smollm2):
+    model, tokenizer = smollm2
+    context = prompts.build_context(PASSAGE, QUESTIONS, "agnostic")
+    questions = [prompts.build_question(q) for q in QUESTIONS]
+    context_ids, question_ids = engine.tokenize(tokenizer, context, questions)
+    if context_ids.shape[1] % 48 in range(1, 5):
+        pytest.skip("context length would crash stock ChunkPress; adjust the passage")
+    return model, tokenizer, context, questions, context_ids, question_ids, engine.prefill(model, context_ids)
+
+
+def stock_kept(model, context_ids, press) -> list[torch.Tensor]:
+    """Kept positions per layer from a stock kvpress prefill, recovered by matching keys."""
+    full, compressed = DynamicCache(), DynamicCache()
+    with torch.inference_mode():
+        model.model(input_ids=context_ids, past_key_values=full)
+        with press(model):
+            model.model(input_ids=context_ids, past_key_values=compressed)
+    modules = engine.attention_modules(model)
+    kept = []
+    for i, module in enumerate(modules):
+        k_full = full.layers[i].keys[0]
+        mask = torch.zeros(k_full.shape[0], k_full.shape[1], dtype=torch.bool)
+        idx = getattr(module, "masked_key_indices", None)
+        if idx is not None:  # AdaKV: everything kept except masked entries
+            mask[:] = True
+            mask[idx[1], idx[2]] = False
+            module.masked_key_indices = None
+        else:
+            k_comp = compressed.layers[i].keys[0]
+            for h in range(k_full.shape[0]):
+                # each surviving key equals exactly one uncompressed key
+                eq = (k_comp[h][:, None, :] == k_full[h][None, :, :]).all(-1)
+                assert (eq.sum(1) == 1).all()
+                mask[h, eq.float().argmax(1)] = True
+        kept.append(mask)
+    return kept
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("ratio", [0.25, 0.5, 0.8])
+def test_kept_sets_equal_stock_kvpress(prepared, name, ratio):
+    model, _, _, _, context_ids, _, pre = prepared
+    cell = engine.compress_cell(pre, name, SPECS[name], ratio, engine.ScoreBank(SPECS[name]))
+    expected = stock_kept(model, context_ids, stock_press(name, ratio))
+    for layer, (mine, ref) in enumerate(zip(cell.kept, expected)):
+        assert torch.equal(mine, ref), f"layer {layer}: kept sets differ"
+    # The press removes the share of entries the ratio asks for.
+    assert abs(1 - torch.stack(cell.kept).float().mean().item() - ratio) < 0.05
+
+
+def test_one_bank_serves_every_ratio(prepared):
+    """Memoised scores are computed once per layer and chunk, whatever the number of ratios."""
+    _, _, _, _, _, _, pre = prepared
+    bank = engine.ScoreBank(SPECS["chunk_ea"])
+    engine.compress_cell(pre, "chunk_ea", SPECS["chunk_ea"], 0.3, bank)
+    n_scores = len(bank.memo)
+    engine.compress_cell(pre, "chunk_ea", SPECS["chunk_ea"], 0.7, bank)
+    assert len(bank.memo) == n_scores
+    n_chunks = -(-pre.length // 48)
+    assert n_scores == len(pre.keys) * n_chunks
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_answers_equal_stock_pipeline(prepared, name):
+    model, tokenizer, context, questions, _, question_ids, pre = prepared
+    pipe = pipeline("kv-press-text-generation", model=model, tokenizer=tokenizer)
+    bank = engine.ScoreBank(SPECS[name])
+    for ratio in (0.3, 0.7):
+        stock = pipe(context, questions=questions, press=stock_press(name, ratio), max_new_tokens=10)["answers"]
+        cell = engine.compress_cell(pre, name, SPECS[name], ratio, bank)
+        mine = engine.answer(model, tokenizer, cell, pre.length, question_ids, 10).texts
+        assert mine == stock, f"{name} at {ratio}"
+
+
+def test_uncompressed_answers_equal_stock_pipeline(prepared):
+    model, tokenizer, context, questions, _, question_ids, pre = prepared
+    pipe = pipeline("kv-press-text-generation", model=model, tokenizer=tokenizer)
+    stock = pipe(context, questions=questions, max_new_tokens=10)["answers"]
+    mine = engine.answer(model, tokenizer, engine.uncompressed_cell(pre), pre.length, question_ids, 10).texts
+    assert mine == stock
+
+
+@torch.inference_mode()
+def test_remainder_safe_chunk_press_matches_stock_when_stock_works(prepared):
+    model, _, _, _, context_ids, _, pre = prepared
+    for (module, hidden, kwargs), k, v in zip(pre.layer_inputs[:4], pre.keys, pre.values):
+        ours = RemainderSafeChunkPress(ExpectedAttentionPress(compression_ratio=0.5), chunk_length=48)
+        stock = ChunkPress(ExpectedAttentionPress(compression_ratio=0.5), chunk_length=48)
+        assert torch.equal(ours.compress(module, hidden, k, v, None, kwargs)[0],
+                           stock.compress(module, hidden, k, v, None, kwargs)[0])
+
+
+@torch.inference_mode()
+def test_remainder_safe_chunk_press_handles_a_tiny_last_chunk(prepared):
+    """Stock ChunkPress(EA) crashes when the last chunk has <= n_sink tokens; ours folds it in."""
+    _, _, _, _, _, _, pre = prepared
+    module, hidden, kwargs = pre.layer_inputs[0]
+    length = pre.length
+    chunk = length - 3 if length > 10 else 5  # leaves a 3-token tail
+    stock = ChunkPress(ExpectedAttentionPress(compression_ratio=0.5), chunk_length=chunk)
+    with pytest.raises(AssertionError, match="n_sink"):
+        stock.compress(module, hidden, pre.keys[0], pre.values[0], None, kwargs)
+    ours = RemainderSafeChunkPress(ExpectedAttentionPress(compression_ratio=0.5), chunk_length=chunk)
+    assert ours.chunk_bounds(length) == [(0, length)]
+    keys, _ = ours.compress(module, hidden, pre.keys[0], pre.values[0], None, kwargs)
+    assert keys.shape[2] == int(length * 0.5)
