@@ -49,6 +49,13 @@ def _key(path) -> str:
 def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "enum":
         return f"{error.instance!r} is not allowed; allowed values: {', '.join(map(str, error.validator_value))}"
+    if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        sch = error.schema
+        bounds = [f">= {sch['minimum']}" if "minimum" in sch else "",
+                  f"> {sch['exclusiveMinimum']}" if "exclusiveMinimum" in sch else "",
+                  f"<= {sch['maximum']}" if "maximum" in sch else "",
+                  f"< {sch['exclusiveMaximum']}" if "exclusiveMaximum" in sch else ""]
+        return f"{error.instance!r} is out of range; allowed values: {' and '.join(b for b in bounds if b)}"
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         return f"{error.message}" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")

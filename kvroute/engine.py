@@ -142,8 +142,9 @@ def compress_cell(pre: Prefill, name: str, spec: dict, ratio: float, bank: Score
             if new_k.shape[2] != length:
                 # Replay the selection on position labels to learn which entries survived
                 # (the memoised scores make this exactly the same selection).
+                # float32 labels: bf16/fp16 cannot represent positions above 256 exactly.
                 pos = torch.arange(length, device=k.device, dtype=torch.float32)
-                pos = pos.view(1, 1, length, 1).expand(bsz, n_heads, length, dim).to(k.dtype)
+                pos = pos.view(1, 1, length, 1).expand(bsz, n_heads, length, dim)
                 kept_pos, _ = press.compress(module, hidden, pos, pos, None, kwargs)
                 mask.zero_()
                 mask.scatter_(1, kept_pos[0, :, :, 0].round().long().cpu(), True)

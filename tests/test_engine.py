@@ -145,3 +145,21 @@ def test_remainder_safe_chunk_press_handles_a_tiny_last_chunk(prepared):
     assert ours.chunk_bounds(length) == [(0, length)]
     keys, _ = ours.compress(module, hidden, pre.keys[0], pre.values[0], None, kwargs)
     assert keys.shape[2] == int(length * 0.5)
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_kept_sets_equal_stock_in_bfloat16_on_a_long_context(smollm2_manifest, name):
+    """bf16 keys cannot label positions above 256; the ledger must still be exact."""
+    from kvroute import models
+    from kvroute.datasets import generate
+
+    model, tokenizer = models.load(smollm2_manifest, device="cpu", dtype="bfloat16")
+    record = generate("base", 1, 7)[0]
+    questions = [q["question"] for q in record["questions"]]
+    context_ids, _ = engine.tokenize(tokenizer, prompts.build_context(record["passage"], questions, "aware"), [])
+    assert context_ids.shape[1] > 300
+    pre = engine.prefill(model, context_ids)
+    cell = engine.compress_cell(pre, name, SPECS[name], 0.6, engine.ScoreBank(SPECS[name]))
+    expected = stock_kept(model, context_ids, stock_press(name, 0.6))
+    for layer, (mine, ref) in enumerate(zip(cell.kept, expected)):
+        assert torch.equal(mine, ref), f"layer {layer}: kept sets differ"

@@ -1,0 +1,93 @@
+"""Config validation: bad configs are rejected with the offending key named."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from kvroute.config import KVPRESS_PRESSES, ConfigError, validate, with_defaults
+
+
+def broken(config: dict, path: str, value) -> dict:
+    """A deep copy of ``config`` with the dotted ``path`` set to ``value`` (None deletes it)."""
+    out = copy.deepcopy(config)
+    node = out
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node[int(key)] if key.isdigit() else node[key]
+    last = keys[-1]
+    if value is None:
+        del node[last]
+    elif last.isdigit():
+        node[int(last)] = value
+    else:
+        node[last] = value
+    return out
+
+
+@pytest.mark.parametrize("config_file", ["config.yaml", "config/paper.yaml", "config/ci_small.yaml"])
+def test_shipped_configs_are_valid(repo, config_file):
+    validate(yaml.safe_load((repo / config_file).read_text()))
+
+
+@pytest.mark.parametrize(
+    "path, value, key, hint",
+    [
+        ("study.regimes.0", "blind", "study.regimes[0]", "agnostic, aware"),
+        ("study.ratios.0", 1.0, "study.ratios[0]", ">= 0 and < 1"),
+        ("study.ratios.0", -0.1, "study.ratios[0]", ">= 0 and < 1"),
+        ("study.models.0", "gpt-7", "study.models[0]", "qwen2.5-coder-0.5b-instruct"),
+        ("study.presses.0", "nopress", "study.presses[0]", "adakv_ea"),
+        ("presses.adakv_ea.press", "AdaKV", "presses.adakv_ea.press", "AdaKVPress"),
+        ("presses.chunk_ea.scorer", "Expected", "presses.chunk_ea.scorer", "ExpectedAttentionPress"),
+        ("inference.dtype", "fp8", "inference.dtype", "bfloat16"),
+        ("inference.max_new_tokens", 0, "inference.max_new_tokens", ">= 1"),
+        ("models.smollm2-135m-instruct.sha256", "abc", "models.smollm2-135m-instruct.sha256", "match"),
+        ("models.smollm2-135m-instruct.source", "ftp", "models.smollm2-135m-instruct.source", "hub, local"),
+        ("datasets.base.generator", "novel", "datasets.base.generator", "coreference"),
+        ("scoring.treshold", 0.5, "scoring", "threshold"),
+    ],
+)
+def test_bad_values_name_the_key(default_config, path, value, key, hint):
+    with pytest.raises(ConfigError) as err:
+        validate(broken(default_config, path, value))
+    message = str(err.value)
+    assert message.startswith(f"config key {key}:"), message
+    assert hint in message
+
+
+def test_gguf_model_needs_its_checksum(default_config):
+    with pytest.raises(ConfigError, match="sha256"):
+        validate(broken(default_config, "models.smollm2-135m-instruct.sha256", None))
+
+
+def test_dataset_needs_passages_or_path(default_config):
+    config = broken(default_config, "datasets.base", {"passages": 3, "path": "mine.jsonl"})
+    with pytest.raises(ConfigError, match="datasets.base"):
+        validate(config)
+
+
+def test_defaults_are_filled(default_config):
+    config = broken(default_config, "inference", {"device": "cpu"})
+    filled = with_defaults(config)
+    assert filled["inference"]["device"] == "cpu"
+    assert filled["inference"]["attn_implementation"] == "sdpa"
+    assert filled["probing"]["test_fraction"] == 0.3
+
+
+def test_press_list_matches_kvpress():
+    """The torch-free press list the Snakefile checks against is kvpress's own."""
+    from kvroute.presses import press_classes
+
+    assert set(KVPRESS_PRESSES) == set(press_classes()) | {"ScorerPress"}
+
+
+def test_press_arguments_are_checked():
+    from kvroute.presses import validate_spec
+
+    with pytest.raises(ValueError, match="presses.x.args.chunk_size.*chunk_length"):
+        validate_spec("x", {"press": "ChunkPress", "scorer": "ExpectedAttentionPress", "args": {"chunk_size": 3}})
+    with pytest.raises(ValueError, match="presses.x.scorer"):
+        validate_spec("x", {"press": "AdaKVPress"})

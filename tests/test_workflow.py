@@ -1,0 +1,137 @@
+"""The workflow as users drive it: dry-runs of the grids, the SLURM profile, lint,
+and the CI small-model target run for real on SmolLM2."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(repo: Path, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 600):
+    cmd = [*SNAKEMAKE, "--snakefile", str(repo / "Snakefile"), "--nolock", *args]
+    return subprocess.run(cmd, cwd=cwd or repo, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+
+
+def job_counts(output: str) -> dict[str, int]:
+    table = output.split("Job stats:")[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def test_paper_grid_dry_run_lists_every_job(repo):
+    config = yaml.safe_load((repo / "config" / "paper.yaml").read_text())
+    study = config["study"]
+    n_models, n_data, n_regimes = len(study["models"]), len(study["datasets"]), len(study["regimes"])
+    out = snakemake(repo, "-n", "-F", "--configfile", "config/paper.yaml")
+    assert out.returncode == 0, out.stderr[-3000:]
+    counts = job_counts(out.stdout)
+    assert counts["generate_dataset"] == n_data == 7
+    assert counts["prepare_model"] == n_models == 5
+    assert counts["infer"] == counts["score"] == n_models * n_data * n_regimes == 70
+    assert counts["probe"] == counts["stats"] == n_models
+    assert counts["safety_cliff"] == counts["dataset_stats"] == 1
+    # every press and ratio is covered inside each infer job
+    assert "--ratios '[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]'" in snakemake(
+        repo, "-n", "-p", "--configfile", "config/paper.yaml").stdout
+
+
+def test_default_dry_run_builds_the_safety_cliff(repo):
+    out = snakemake(repo, "-n", "-F", "figures/safety_cliff.pdf")
+    assert out.returncode == 0, out.stderr[-3000:]
+    counts = job_counts(out.stdout)
+    assert counts["infer"] == 3 * 2  # three datasets x two regimes
+    assert counts["prepare_model"] == 1
+
+
+@pytest.fixture
+def fake_apptainer(tmp_path) -> dict:
+    """Apptainer cannot be installed here; Snakemake only asks it for its version in a dry-run."""
+    binary = tmp_path / "bin" / "apptainer"
+    binary.parent.mkdir()
+    binary.write_text('#!/bin/sh\necho "apptainer version 1.3.6"\n')
+    binary.chmod(binary.stat().st_mode | stat.S_IEXEC)
+    return {"PATH": f"{binary.parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_slurm_profile_resolves_from_repo_root(repo, fake_apptainer):
+    out = snakemake(repo, "-n", "--profile", "slurm", env=fake_apptainer)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    text = out.stdout + out.stderr
+    assert "Using profile slurm" in text
+    infer_blocks = [b for b in text.split("\n\n") if "rule infer:" in b]
+    assert infer_blocks and all("gpu=1" in b for b in infer_blocks)
+    profile = yaml.safe_load((repo / "slurm" / "config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    assert profile["software-deployment-method"] == "apptainer" and "--nv" in profile["apptainer-args"]
+    assert "gpu" not in json.dumps(profile.get("default-resources", {}))
+    assert "slurm_extra" not in json.dumps(profile)
+
+
+def test_lint_is_clean(repo):
+    out = snakemake(repo, "--lint")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Lints for" not in out.stdout + out.stderr
+
+
+def test_bad_config_stops_before_any_job(repo, tmp_path, default_config):
+    bad = dict(default_config, study={**default_config["study"], "regimes": ["agnostic", "sideways"]})
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    out = snakemake(repo, "-n", "--configfile", str(path))
+    assert out.returncode != 0
+    assert "config key study.regimes[1]" in out.stderr and "agnostic, aware" in out.stderr
+
+
+@pytest.mark.slow
+def test_small_model_target_runs_for_real(repo, tmp_path):
+    """SmolLM2-135M, one dataset, two ratios, both presses and regimes: every stage for real."""
+    config = yaml.safe_load((repo / "config" / "ci_small.yaml").read_text())
+    out = snakemake(repo, "--cores", "2", "--configfile", str(repo / "config" / "ci_small.yaml"),
+                    "--directory", str(tmp_path), timeout=1200)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    model = config["study"]["models"][0]
+    (dataset,) = config["study"]["datasets"]
+    presses, ratios = config["study"]["presses"], sorted(config["study"]["ratios"])
+
+    records = [json.loads(line) for line in (tmp_path / "data" / f"{dataset}.jsonl").read_text().splitlines()]
+    n_questions = sum(len(r["questions"]) for r in records)
+    for regime in config["study"]["regimes"]:
+        scores = pd.read_parquet(tmp_path / "results" / model / dataset / regime / "scores.parquet")
+        assert len(scores) == n_questions * len(presses) * len(ratios)
+        assert set(scores["press"]) == set(presses) and sorted(set(scores["ratio"])) == ratios
+        assert set(scores["error_class"]) <= {"correct", "unknown", "hallucination"}
+        assert scores["prediction"].str.len().gt(0).all()
+        # Ratio 0 is one uncompressed cache, reported under every press.
+        base = scores[scores["ratio"] == 0].pivot(index="qid", columns="press", values="prediction")
+        assert (base.nunique(axis=1) == 1).all()
+        # The press removed about the share of KV entries the ratio asks for.
+        for (press, ratio), kept in scores.groupby(["press", "ratio"])["kept_fraction"]:
+            assert abs(kept.mean() - (1 - ratio)) < 0.06, (press, ratio)
+        # The model answers something right when nothing is compressed.
+        assert (scores[scores["ratio"] == 0]["error_class"] == "correct").any()
+
+    curves = pd.read_csv(tmp_path / "results" / model / "stats" / "curves.csv")
+    assert len(curves) == len(presses) * len(config["study"]["regimes"]) * len(ratios)
+    assert curves["hallucination_rate"].between(0, 1).all()
+    probes = pd.read_csv(tmp_path / "results" / model / "probe" / "probe_scores.csv")
+    assert set(probes["ratio"]) == set(ratios)
+    figure = tmp_path / "figures" / "safety_cliff.pdf"
+    assert figure.read_bytes()[:4] == b"%PDF" and figure.with_suffix(".png").stat().st_size > 10_000
+    for rule_log in ["logs/dataset_stats.log", f"logs/prepare_model/{model}.log"]:
+        assert (tmp_path / rule_log).exists()
+    # No leftover temporary or checkpoint files that could pass for results.
+    leftovers = [p for p in tmp_path.rglob(".*") if p.is_file() and ".snakemake" not in p.parts]
+    assert not leftovers, leftovers
+    assert len((tmp_path / f"logs/prepare_model/{model}.log").read_text()) < 20_000, "log flooded by progress bars"
