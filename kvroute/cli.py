@@ -55,8 +55,10 @@ def cmd_prepare_model(a):
 def cmd_infer(a):
     from kvroute import inference
 
+    outputs = {"predictions": a.out_predictions, "hidden": a.out_hidden, "routing": a.out_routing,
+               "ledger": a.out_ledger}
     inference.run(a.manifest, a.dataset, a.regime, _json(a.presses), _json(a.ratios), _json(a.inference),
-                  a.out_predictions, a.out_hidden, model_name=a.model_name)
+                  outputs, model_name=a.model_name)
 
 
 def cmd_score(a):
@@ -150,6 +152,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--inference", default="{}", help="the config's inference section as JSON")
     s.add_argument("--out-predictions", required=True)
     s.add_argument("--out-hidden", required=True)
+    s.add_argument("--out-routing", required=True)
+    s.add_argument("--out-ledger", required=True)
     s.set_defaults(func=cmd_infer)
 
     s = sub.add_parser("score", help="token F1, gold recall and error class per answer")

@@ -21,6 +21,7 @@ from transformers import DynamicCache
 
 from kvroute import presses as press_registry
 from kvroute.models import eos_ids
+from kvroute.routing import Routing, RoutingProbe
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Cell:
     masked: list[tuple[torch.Tensor, torch.Tensor] | None]
     # kept[l]: bool (kv_heads, context_len), True where layer l / head h keeps t.
     kept: list[torch.Tensor]
+    # positions[l]: long (kv_heads, cached_len): context position of each cache slot.
+    positions: list[torch.Tensor]
 
 
 @dataclass
@@ -57,8 +60,12 @@ def attention_modules(model) -> list:
     return [layer.self_attn for layer in lm.layers]
 
 
-def tokenize(tokenizer, context: str, questions: list[str]) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Split the chat template around the context exactly as kvpress's pipeline does."""
+def tokenize(tokenizer, context: str, questions: list[str]) -> tuple[torch.Tensor, list[torch.Tensor], str]:
+    """Split the chat template around the context exactly as kvpress's pipeline does.
+
+    Returns the context ids, each question's ids (with the template's suffix),
+    and the templated context text the ids were encoded from.
+    """
     if tokenizer.chat_template is None:
         context = (tokenizer.bos_token or "") + context
         suffix = "\n"
@@ -70,7 +77,7 @@ def tokenize(tokenizer, context: str, questions: list[str]) -> tuple[torch.Tenso
         context, suffix = text.split(separator)
     context_ids = tokenizer.encode(context, return_tensors="pt", add_special_tokens=False)
     question_ids = [tokenizer.encode(q + suffix, return_tensors="pt", add_special_tokens=False) for q in questions]
-    return context_ids, question_ids
+    return context_ids, question_ids, context
 
 
 @torch.inference_mode()
@@ -98,10 +105,15 @@ def prefill(model, context_ids: torch.Tensor) -> Prefill:
     return out
 
 
+def _identity_positions(n_heads: int, length: int) -> torch.Tensor:
+    return torch.arange(length).expand(n_heads, length)
+
+
 def uncompressed_cell(pre: Prefill) -> Cell:
-    n_heads = pre.keys[0].shape[1]
+    n_heads, n_layers = pre.keys[0].shape[1], len(pre.keys)
     full = torch.ones(n_heads, pre.length, dtype=torch.bool)
-    return Cell(None, 0.0, pre.keys, pre.values, [None] * len(pre.keys), [full] * len(pre.keys))
+    ident = _identity_positions(n_heads, pre.length)
+    return Cell(None, 0.0, pre.keys, pre.values, [None] * n_layers, [full] * n_layers, [ident] * n_layers)
 
 
 class ScoreBank:
@@ -125,12 +137,13 @@ class ScoreBank:
 def compress_cell(pre: Prefill, name: str, spec: dict, ratio: float, bank: ScoreBank) -> Cell:
     """Apply ``spec`` at ``ratio`` to a recorded prefill with kvpress's own selection code."""
     press = bank.press(ratio)
-    keys, values, masked, kept = [], [], [], []
+    keys, values, masked, kept, positions = [], [], [], [], []
     for (module, hidden, kwargs), k, v in zip(pre.layer_inputs, pre.keys, pre.values):
         module.masked_key_indices = None
         new_k, new_v = press.compress(module, hidden, k, v, None, kwargs)
         bsz, n_heads, length, dim = k.shape
         mask = torch.ones(n_heads, length, dtype=torch.bool)
+        slot_pos = _identity_positions(n_heads, length)
         idx = getattr(module, "masked_key_indices", None)
         if idx is not None:  # AdaKV: keys stay, masked at decode time
             _, heads, seqs = idx
@@ -146,40 +159,54 @@ def compress_cell(pre: Prefill, name: str, spec: dict, ratio: float, bank: Score
                 pos = torch.arange(length, device=k.device, dtype=torch.float32)
                 pos = pos.view(1, 1, length, 1).expand(bsz, n_heads, length, dim)
                 kept_pos, _ = press.compress(module, hidden, pos, pos, None, kwargs)
+                slot_pos = kept_pos[0, :, :, 0].round().long().cpu()
                 mask.zero_()
-                mask.scatter_(1, kept_pos[0, :, :, 0].round().long().cpu(), True)
+                mask.scatter_(1, slot_pos, True)
         keys.append(new_k)
         values.append(new_v)
         kept.append(mask)
-    return Cell(name, ratio, keys, values, masked, kept)
+        positions.append(slot_pos)
+    return Cell(name, ratio, keys, values, masked, kept, positions)
 
 
 @torch.inference_mode()
-def stock_cell(model, context_ids: torch.Tensor, name: str, spec: dict, ratio: float) -> Cell:
-    """Fallback for presses whose scores depend on the ratio: prefill with the press itself."""
+def stock_cell(model, pre: Prefill, name: str, spec: dict, ratio: float) -> Cell:
+    """Fallback for presses whose scores depend on the ratio: prefill with the press itself.
+
+    Kept positions are recovered by matching each surviving key to the
+    uncompressed key it was gathered from.
+    """
     press = press_registry.build(spec, ratio)
     modules = attention_modules(model)
     cache = DynamicCache()
     with press(model):
-        model.model(input_ids=context_ids.to(model.device), past_key_values=cache)
+        model.model(input_ids=pre.context_ids.to(model.device), past_key_values=cache)
     keys = [cache.layers[i].keys for i in range(len(modules))]
     values = [cache.layers[i].values for i in range(len(modules))]
-    masked, kept = [], []
-    for m, k in zip(modules, keys):
+    masked, kept, positions = [], [], []
+    for m, k, full in zip(modules, keys, pre.keys):
+        n_heads = k.shape[1]
         idx = getattr(m, "masked_key_indices", None)
-        mask = torch.zeros(k.shape[1], context_ids.shape[1], dtype=torch.bool)
-        if idx is not None:
-            mask[:] = True
-            mask[idx[1].cpu(), idx[2].cpu()] = False
-            masked.append((idx[1], idx[2]))
-            m.masked_key_indices = None
+        m.masked_key_indices = None
+        masked.append((idx[1], idx[2]) if idx is not None else None)
+        if k.shape[2] == pre.length:
+            slot_pos = _identity_positions(n_heads, pre.length)
         else:
-            masked.append(None)
-            if k.shape[2] == context_ids.shape[1]:
-                mask[:] = True
-            # else: kept positions are not recoverable from a stock cache that dropped them
+            slot_pos = torch.stack([_match_positions(k[0, h], full[0, h], name) for h in range(n_heads)])
+        mask = torch.zeros(n_heads, pre.length, dtype=torch.bool)
+        mask.scatter_(1, slot_pos, True)
+        if idx is not None:
+            mask[idx[1].cpu(), idx[2].cpu()] = False
         kept.append(mask)
-    return Cell(name, ratio, keys, values, masked, kept)
+        positions.append(slot_pos)
+    return Cell(name, ratio, keys, values, masked, kept, positions)
+
+
+def _match_positions(compressed: torch.Tensor, full: torch.Tensor, name: str) -> torch.Tensor:
+    equal = (compressed[:, None, :] == full[None, :, :]).all(-1)
+    if not bool((equal.sum(1) >= 1).all()):
+        raise RuntimeError(f"press {name!r} rewrites keys; its kept positions cannot be recovered for the ledger")
+    return equal.float().argmax(1).cpu()
 
 
 @contextlib.contextmanager
@@ -204,13 +231,15 @@ def applied_masks(modules, cell: Cell, batch: int):
 class Answers:
     texts: list[str]
     hidden: torch.Tensor | None  # (n_questions, n_probe_layers, hidden_dim) at the last prompt token
+    routing: Routing | None  # first-decoding-step argmax and T_ans mass per layer and head
     decode_steps: int
     prompt_tokens: int
 
 
 @torch.inference_mode()
 def answer(model, tokenizer, cell: Cell, context_length: int, question_ids: list[torch.Tensor],
-           max_new_tokens: int, probe_layers: list[int] | None = None) -> Answers:
+           max_new_tokens: int, probe_layers: list[int] | None = None, routing: bool = False,
+           evidence: list[list[int]] | None = None) -> Answers:
     """Greedy answers to all questions from one compressed cache, as one batch.
 
     Questions are left-padded; padding sits between the cached context and the
@@ -238,12 +267,17 @@ def answer(model, tokenizer, cell: Cell, context_length: int, question_ids: list
     attn = torch.cat([torch.ones(batch, cached, dtype=torch.long), qmask], dim=1)
     need_mask = batch > 1 and min(lengths) != width
     stop = set(eos_ids(model))
+    probe = None
+    if routing:
+        probe = RoutingProbe(modules, cell.positions, cell.masked, [width - n for n in lengths], width,
+                             context_length, evidence)
     with applied_masks(modules, cell, batch):
-        out = model(
-            input_ids=ids.to(device), position_ids=pos.to(device), past_key_values=cache,
-            attention_mask=attn.to(device) if need_mask else None,
-            logits_to_keep=1, output_hidden_states=probe_layers is not None,
-        )
+        with probe.attached() if probe else contextlib.nullcontext():
+            out = model(
+                input_ids=ids.to(device), position_ids=pos.to(device), past_key_values=cache,
+                attention_mask=attn.to(device) if need_mask else None,
+                logits_to_keep=1, output_hidden_states=probe_layers is not None,
+            )
         hidden = None
         if probe_layers is not None:
             hidden = torch.stack([out.hidden_states[l][:, -1, :] for l in probe_layers], dim=1).float().cpu()
@@ -268,4 +302,4 @@ def answer(model, tokenizer, cell: Cell, context_length: int, question_ids: list
     for row in tokens.tolist():
         cut = next((j + 1 for j, t in enumerate(row) if t in stop), len(row))
         texts.append(tokenizer.decode(row[:cut], skip_special_tokens=True))
-    return Answers(texts, hidden, steps, sum(lengths))
+    return Answers(texts, hidden, probe.result() if probe else None, steps, sum(lengths))

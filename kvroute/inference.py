@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from kvroute import engine, prompts
+from kvroute import engine, evidence, ledger, prompts
 from kvroute import presses as press_registry
 from kvroute.datasets import load_jsonl
 from kvroute.io import atomic_path, write_parquet
@@ -49,7 +49,7 @@ def probe_layer_indices(fractions: list[float], n_layers: int) -> list[int]:
     return sorted({int(round(f * n_layers)) for f in fractions})
 
 
-def _cells_for(model, pre, context_ids, presses: dict, ratios: list[float]):
+def _cells_for(model, pre, presses: dict, ratios: list[float]):
     """Yield every (press name, ratio, Cell); ratio 0 is the uncompressed cache, shared by all presses."""
     if 0.0 in ratios:
         yield None, 0.0, engine.uncompressed_cell(pre)
@@ -61,42 +61,68 @@ def _cells_for(model, pre, context_ids, presses: dict, ratios: list[float]):
             if bank is not None:
                 yield name, ratio, engine.compress_cell(pre, name, spec, ratio, bank)
             else:
-                yield name, ratio, engine.stock_cell(model, context_ids, name, spec, ratio)
+                yield name, ratio, engine.stock_cell(model, pre, name, spec, ratio)
+
+
+def answer_in_batches(model, tokenizer, cell, context_length, question_ids, evidence_positions,
+                      max_new_tokens, max_batch, probe_layers):
+    """Answer in batches of at most ``max_batch`` questions; on CUDA OOM halve the batch and retry."""
+    while True:
+        try:
+            outs = [engine.answer(model, tokenizer, cell, context_length, question_ids[i:i + max_batch],
+                                  max_new_tokens, probe_layers, routing=True,
+                                  evidence=evidence_positions[i:i + max_batch])
+                    for i in range(0, len(question_ids), max_batch)]
+            return outs, max_batch
+        except torch.cuda.OutOfMemoryError:
+            if max_batch == 1:
+                raise
+            torch.cuda.empty_cache()
+            max_batch = max(1, max_batch // 2)
+            log.warning("CUDA out of memory: retrying with %d questions per batch", max_batch)
 
 
 def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, ratios: list[float],
-                   max_new_tokens: int, max_batch: int, probe_layers: list[int]):
-    """All rows (and hidden states) for one passage; returns (rows, hidden, counters)."""
+                   max_new_tokens: int, max_batch: int, probe_layers: list[int]) -> dict:
+    """Everything one passage contributes: prediction rows, hidden states, routing, ledger rows."""
     questions = [q["question"] for q in record["questions"]]
     context = prompts.build_context(record["passage"], questions, regime)
-    context_ids, question_ids = engine.tokenize(tokenizer, context, [prompts.build_question(q) for q in questions])
+    context_ids, question_ids, context_text = engine.tokenize(
+        tokenizer, context, [prompts.build_question(q) for q in questions])
+    t_ans = [evidence.token_positions(tokenizer, context_text, record["passage"], q["evidence"])
+             for q in record["questions"]]
     pre = engine.prefill(model, context_ids)
-    counters = {"prefill_tokens": pre.length, "decode_steps": 0, "question_tokens": 0}
-    rows, hidden = [], []
-    for name, ratio, cell in _cells_for(model, pre, context_ids, presses, ratios):
+    out = {"rows": [], "hidden": [], "argmax": [], "mass": [], "ledger": [],
+           "counters": {"prefill_tokens": pre.length, "decode_steps": 0, "question_tokens": 0}}
+    for name, ratio, cell in _cells_for(model, pre, presses, ratios):
+        answers, max_batch = answer_in_batches(model, tokenizer, cell, pre.length, question_ids, t_ans,
+                                               max_new_tokens, max_batch, probe_layers)
+        texts = [t for a in answers for t in a.texts]
+        hidden = torch.cat([a.hidden for a in answers]).to(torch.float16).numpy()
+        argmax = torch.cat([a.routing.argmax for a in answers]).to(torch.int32).numpy()
+        mass = torch.cat([a.routing.answer_mass for a in answers]).to(torch.float16).numpy()
+        out["counters"]["decode_steps"] += sum(a.decode_steps for a in answers)
+        out["counters"]["question_tokens"] += sum(a.prompt_tokens for a in answers)
         kept = torch.stack(cell.kept).float()
-        texts, states = [], []
-        for start in range(0, len(question_ids), max_batch):
-            out = engine.answer(model, tokenizer, cell, pre.length, question_ids[start:start + max_batch],
-                                max_new_tokens, probe_layers)
-            texts += out.texts
-            states.append(out.hidden)
-            counters["decode_steps"] += out.decode_steps
-            counters["question_tokens"] += out.prompt_tokens
-        states = torch.cat(states).to(torch.float16).numpy()
+        entry = ledger.pack(cell.kept)
         # Ratio 0 is the same cache for every press: report it under each.
         for press in ([name] if name is not None else list(presses)):
-            for q, text, state in zip(record["questions"], texts, states):
-                rows.append({
+            out["ledger"].append({"dataset": record["dataset"], "regime": regime, "passage_id": record["passage_id"],
+                                  "press": press, "ratio": float(ratio), **entry})
+            for i, (q, text) in enumerate(zip(record["questions"], texts)):
+                out["rows"].append({
                     "dataset": record["dataset"], "regime": regime, "press": press, "ratio": float(ratio),
                     "passage_id": record["passage_id"], "qid": q["qid"], "question": q["question"],
                     "prediction": text, "answers": json.dumps(q["answers"], ensure_ascii=False),
                     "answer_type": q["answer_type"], "question_type": q["question_type"],
                     "direction": q["direction"], "hop": q.get("hop"),
                     "n_context_tokens": pre.length, "kept_fraction": float(kept.mean()),
+                    "evidence_positions": t_ans[i],
                 })
-                hidden.append(state)
-    return rows, hidden, counters
+                out["hidden"].append(hidden[i])
+                out["argmax"].append(argmax[i])
+                out["mass"].append(mass[i])
+    return out
 
 
 def settings_digest(*parts) -> str:
@@ -104,7 +130,9 @@ def settings_digest(*parts) -> str:
 
 
 def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[float], inference: dict,
-        out_predictions: str, out_hidden: str, model_name: str | None = None) -> None:
+        outputs: dict, model_name: str | None = None) -> None:
+    """Run one infer job; ``outputs`` maps predictions, hidden, routing, ledger to paths."""
+    out_predictions = outputs["predictions"]
     for name, spec in presses.items():
         press_registry.validate_spec(name, spec)
     if regime not in prompts.REGIMES:
@@ -135,25 +163,41 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
     if len(todo) < len(records):
         log.info("resuming: %d of %d passages already done", len(records) - len(todo), len(records))
     for record in tqdm(todo, desc=f"{model_name}/{records[0]['dataset']}/{regime}", unit="passage", mininterval=5):
-        rows, hidden, counters = answer_passage(
+        out = answer_passage(
             model, tokenizer, record, regime, presses, ratios, int(inference.get("max_new_tokens", 16)),
             int(inference.get("max_batch_questions", 64)), probe_layers)
         for k in totals:
-            totals[k] += counters[k]
+            totals[k] += out["counters"][k]
         stem = parts / record["passage_id"]
-        write_parquet(pd.DataFrame(rows), f"{stem}.parquet")
-        with atomic_path(f"{stem}.npy") as tmp:
-            np.save(tmp, np.stack(hidden))
+        write_parquet(pd.DataFrame(out["rows"]), f"{stem}.parquet")
+        write_parquet(pd.DataFrame(out["ledger"]), f"{stem}.ledger.parquet")
+        with atomic_path(f"{stem}.npz") as tmp:
+            np.savez(tmp, hidden=np.stack(out["hidden"]), argmax=np.stack(out["argmax"]), mass=np.stack(out["mass"]))
         (parts / f"{record['passage_id']}.done").touch()
     log.info("done in %.1fs: %s", time.time() - t0, totals)
+    _merge(parts, records, model_name, probe_layers, outputs)
+    shutil.rmtree(parts, ignore_errors=True)
 
-    frames = [pd.read_parquet(parts / f"{r['passage_id']}.parquet") for r in records]
-    states = np.concatenate([np.load(parts / f"{r['passage_id']}.npy") for r in records])
-    table = pd.concat(frames, ignore_index=True)
+
+def _merge(parts: Path, records: list[dict], model_name: str, probe_layers: list[int], outputs: dict) -> None:
+    """Concatenate per-passage checkpoints into the stage's outputs, each written atomically."""
+    table = pd.concat([pd.read_parquet(parts / f"{r['passage_id']}.parquet") for r in records], ignore_index=True)
     table.insert(0, "model", model_name)
     table["hop"] = table["hop"].astype("Int64")
-    with atomic_path(out_hidden, suffix=".npz") as tmp:
-        np.savez(tmp, states=states, layers=np.array(probe_layers), qid=table["qid"].to_numpy(str),
-                 press=table["press"].to_numpy(str), ratio=table["ratio"].to_numpy(float))
-    write_parquet(table, out_predictions)
-    shutil.rmtree(parts, ignore_errors=True)
+    arrays = {}
+    for r in records:
+        with np.load(parts / f"{r['passage_id']}.npz") as z:
+            for key in z.files:
+                arrays.setdefault(key, []).append(z[key])
+    arrays = {k: np.concatenate(v) for k, v in arrays.items()}
+    index = {"qid": table["qid"].to_numpy(str), "press": table["press"].to_numpy(str),
+             "ratio": table["ratio"].to_numpy(float)}
+    with atomic_path(outputs["hidden"], suffix=".npz") as tmp:
+        np.savez(tmp, states=arrays["hidden"], layers=np.array(probe_layers), **index)
+    with atomic_path(outputs["routing"], suffix=".npz") as tmp:
+        np.savez(tmp, argmax=arrays["argmax"], answer_mass=arrays["mass"], **index)
+    book = pd.concat([pd.read_parquet(parts / f"{r['passage_id']}.ledger.parquet") for r in records],
+                     ignore_index=True)
+    book.insert(0, "model", model_name)
+    write_parquet(book, outputs["ledger"])
+    write_parquet(table, outputs["predictions"])

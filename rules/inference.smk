@@ -8,6 +8,8 @@ rule infer:
     output:
         predictions="results/{model}/{dataset}/{regime}/predictions.parquet",
         hidden="results/{model}/{dataset}/{regime}/hidden.npz",
+        routing="results/{model}/{dataset}/{regime}/routing.npz",
+        ledger="results/{model}/{dataset}/{regime}/ledger.parquet",
     params:
         presses=as_json(PRESSES),
         ratios=as_json(RATIOS),
@@ -25,4 +27,5 @@ rule infer:
         "python -m kvroute infer --manifest {input.model} --model-name {wildcards.model} "
         "--dataset {input.data} --regime {wildcards.regime} "
         "--presses {params.presses:q} --ratios {params.ratios:q} --inference {params.inference:q} "
-        "--out-predictions {output.predictions} --out-hidden {output.hidden} > {log} 2>&1"
+        "--out-predictions {output.predictions} --out-hidden {output.hidden} "
+        "--out-routing {output.routing} --out-ledger {output.ledger} > {log} 2>&1"

@@ -43,7 +43,7 @@ def prepared(smollm2):
     model, tokenizer = smollm2
     context = prompts.build_context(PASSAGE, QUESTIONS, "agnostic")
     questions = [prompts.build_question(q) for q in QUESTIONS]
-    context_ids, question_ids = engine.tokenize(tokenizer, context, questions)
+    context_ids, question_ids, _ = engine.tokenize(tokenizer, context, questions)
     if context_ids.shape[1] % 48 in range(1, 5):
         pytest.skip("context length would crash stock ChunkPress; adjust the passage")
     return model, tokenizer, context, questions, context_ids, question_ids, engine.prefill(model, context_ids)
@@ -156,7 +156,7 @@ def test_kept_sets_equal_stock_in_bfloat16_on_a_long_context(smollm2_manifest, n
     model, tokenizer = models.load(smollm2_manifest, device="cpu", dtype="bfloat16")
     record = generate("base", 1, 7)[0]
     questions = [q["question"] for q in record["questions"]]
-    context_ids, _ = engine.tokenize(tokenizer, prompts.build_context(record["passage"], questions, "aware"), [])
+    context_ids, _, _ = engine.tokenize(tokenizer, prompts.build_context(record["passage"], questions, "aware"), [])
     assert context_ids.shape[1] > 300
     pre = engine.prefill(model, context_ids)
     cell = engine.compress_cell(pre, name, SPECS[name], 0.6, engine.ScoreBank(SPECS[name]))

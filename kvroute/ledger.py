@@ -1,0 +1,29 @@
+"""The eviction ledger: which KV entries survive, per layer, KV head and position.
+
+One entry per passage x press x ratio, stored as packed bits so that GER,
+eviction rate and per-layer variants can be recomputed offline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def pack(kept: list[torch.Tensor]) -> dict:
+    """kept[l]: bool (kv_heads, tokens) -> a row with the shape and the packed bits."""
+    bits = torch.stack(kept).cpu().numpy().astype(bool)
+    layers, heads, tokens = bits.shape
+    return {"layers": layers, "kv_heads": heads, "tokens": tokens, "kept_bits": np.packbits(bits.ravel()).tobytes()}
+
+
+def unpack(row) -> np.ndarray:
+    """A ledger row -> bool array (layers, kv_heads, tokens)."""
+    shape = (int(row["layers"]), int(row["kv_heads"]), int(row["tokens"]))
+    flat = np.unpackbits(np.frombuffer(row["kept_bits"], dtype=np.uint8), count=int(np.prod(shape)))
+    return flat.astype(bool).reshape(shape)
+
+
+def globally_evicted(kept: np.ndarray) -> np.ndarray:
+    """Positions no (layer, head) keeps: GlobalEvicted(t) of the design brief."""
+    return ~kept.any(axis=(0, 1))
