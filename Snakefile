@@ -27,6 +27,13 @@ wildcard_constraints:
     model="|".join(map(re.escape, config["models"])),
     dataset="|".join(map(re.escape, config["datasets"])),
     regime="agnostic|aware",
+    start=r"\d+",
+    end=r"\d+",
+
+
+localrules:
+    all,
+    merge_shards,
 
 
 include: "rules/datasets.smk"

@@ -55,10 +55,16 @@ def cmd_prepare_model(a):
 def cmd_infer(a):
     from kvroute import inference
 
-    outputs = {"predictions": a.out_predictions, "hidden": a.out_hidden, "routing": a.out_routing,
-               "ledger": a.out_ledger}
+    from kvroute.artifacts import paths_in
+
     inference.run(a.manifest, a.dataset, a.regime, _json(a.presses), _json(a.ratios), _json(a.inference),
-                  outputs, model_name=a.model_name)
+                  paths_in(a.out_dir), model_name=a.model_name, passages=a.passages)
+
+
+def cmd_merge(a):
+    from kvroute.artifacts import merge, paths_in
+
+    merge([paths_in(d) for d in a.shards], paths_in(a.out_dir))
 
 
 def cmd_score(a):
@@ -150,11 +156,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--presses", required=True, help="{name: press spec} as JSON")
     s.add_argument("--ratios", required=True, help="list of ratios as JSON")
     s.add_argument("--inference", default="{}", help="the config's inference section as JSON")
-    s.add_argument("--out-predictions", required=True)
-    s.add_argument("--out-hidden", required=True)
-    s.add_argument("--out-routing", required=True)
-    s.add_argument("--out-ledger", required=True)
+    s.add_argument("--passages", help="shard START-END of the dataset's passages (0-based, end exclusive)")
+    s.add_argument("--out-dir", required=True, help="writes predictions.parquet, hidden.npz, routing.npz, ledger.parquet")
     s.set_defaults(func=cmd_infer)
+
+    s = sub.add_parser("merge", help="concatenate inference shards")
+    s.add_argument("--shards", nargs="+", required=True, help="shard folders, in passage order")
+    s.add_argument("--out-dir", required=True)
+    s.set_defaults(func=cmd_merge)
 
     s = sub.add_parser("score", help="token F1, gold recall and error class per answer")
     s.add_argument("--predictions", nargs="+", required=True)

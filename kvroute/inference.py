@@ -20,10 +20,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from kvroute import engine, evidence, ledger, prompts
+from kvroute import artifacts, engine, evidence, ledger, prompts
 from kvroute import presses as press_registry
 from kvroute.datasets import load_jsonl
-from kvroute.io import atomic_path, write_parquet
 from kvroute.models import load as load_model
 from kvroute.models import read_manifest
 
@@ -129,10 +128,19 @@ def settings_digest(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def select_passages(records: list[dict], passages: str | None) -> list[dict]:
+    """``"START-END"`` (0-based, end exclusive) picks a shard of the dataset; None keeps all."""
+    if not passages:
+        return records
+    start, end = (int(x) for x in passages.split("-"))
+    if not 0 <= start < end <= len(records):
+        raise ValueError(f"passage range {passages} is outside the dataset's {len(records)} passages")
+    return records[start:end]
+
+
 def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[float], inference: dict,
-        outputs: dict, model_name: str | None = None) -> None:
+        outputs: dict, model_name: str | None = None, passages: str | None = None) -> None:
     """Run one infer job; ``outputs`` maps predictions, hidden, routing, ledger to paths."""
-    out_predictions = outputs["predictions"]
     for name, spec in presses.items():
         press_registry.validate_spec(name, spec)
     if regime not in prompts.REGIMES:
@@ -140,7 +148,8 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
     bad = [r for r in ratios if not 0.0 <= r < 1.0]
     if bad:
         raise ValueError(f"study.ratios: {bad} outside [0, 1)")
-    records = load_jsonl(dataset)  # validated before any model time is spent
+    # Validate the whole dataset before any model time is spent.
+    records = select_passages(load_jsonl(dataset), passages)
     ratios = sorted(set(float(r) for r in ratios))
     model_name = model_name or read_manifest(manifest)["name"]
 
@@ -154,50 +163,25 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
     log.info("loaded %s on %s (%s) in %.1fs", model_name, device, dtype, time.time() - t0)
     probe_layers = probe_layer_indices(inference.get("probe_layers", [0.5, 1.0]), model.config.num_hidden_layers)
 
-    # Per-passage checkpoints, keyed by everything that changes the answers.
-    digest = settings_digest(read_manifest(manifest), regime, presses, ratios, inference, Path(dataset).stat().st_size)
-    parts = Path(out_predictions).parent / f".parts-{Path(out_predictions).stem}-{digest}"
-    parts.mkdir(parents=True, exist_ok=True)
+    # Per-passage checkpoints beside the outputs, keyed by everything that changes the answers.
+    digest = settings_digest(read_manifest(manifest), regime, presses, ratios, inference, passages,
+                             Path(dataset).stat().st_size)
+    parts = Path(outputs["predictions"]).parent / f".checkpoints-{digest}"
+    done = [r for r in records if artifacts.paths_in(parts / r["passage_id"])["predictions"].exists()]
+    if done:
+        log.info("resuming: %d of %d passages already done", len(done), len(records))
     totals = {"prefill_tokens": 0, "decode_steps": 0, "question_tokens": 0}
-    todo = [r for r in records if not (parts / f"{r['passage_id']}.done").exists()]
-    if len(todo) < len(records):
-        log.info("resuming: %d of %d passages already done", len(records) - len(todo), len(records))
+    todo = [r for r in records if r not in done]
     for record in tqdm(todo, desc=f"{model_name}/{records[0]['dataset']}/{regime}", unit="passage", mininterval=5):
         out = answer_passage(
             model, tokenizer, record, regime, presses, ratios, int(inference.get("max_new_tokens", 16)),
             int(inference.get("max_batch_questions", 64)), probe_layers)
-        for k in totals:
-            totals[k] += out["counters"][k]
-        stem = parts / record["passage_id"]
-        write_parquet(pd.DataFrame(out["rows"]), f"{stem}.parquet")
-        write_parquet(pd.DataFrame(out["ledger"]), f"{stem}.ledger.parquet")
-        with atomic_path(f"{stem}.npz") as tmp:
-            np.savez(tmp, hidden=np.stack(out["hidden"]), argmax=np.stack(out["argmax"]), mass=np.stack(out["mass"]))
-        (parts / f"{record['passage_id']}.done").touch()
+        for key in totals:
+            totals[key] += out["counters"][key]
+        for row in out["rows"] + out["ledger"]:
+            row["model"] = model_name
+        artifacts.write(artifacts.paths_in(parts / record["passage_id"]), out["rows"], out["ledger"],
+                        np.stack(out["hidden"]), probe_layers, np.stack(out["argmax"]), np.stack(out["mass"]))
     log.info("done in %.1fs: %s", time.time() - t0, totals)
-    _merge(parts, records, model_name, probe_layers, outputs)
+    artifacts.merge([artifacts.paths_in(parts / r["passage_id"]) for r in records], outputs)
     shutil.rmtree(parts, ignore_errors=True)
-
-
-def _merge(parts: Path, records: list[dict], model_name: str, probe_layers: list[int], outputs: dict) -> None:
-    """Concatenate per-passage checkpoints into the stage's outputs, each written atomically."""
-    table = pd.concat([pd.read_parquet(parts / f"{r['passage_id']}.parquet") for r in records], ignore_index=True)
-    table.insert(0, "model", model_name)
-    table["hop"] = table["hop"].astype("Int64")
-    arrays = {}
-    for r in records:
-        with np.load(parts / f"{r['passage_id']}.npz") as z:
-            for key in z.files:
-                arrays.setdefault(key, []).append(z[key])
-    arrays = {k: np.concatenate(v) for k, v in arrays.items()}
-    index = {"qid": table["qid"].to_numpy(str), "press": table["press"].to_numpy(str),
-             "ratio": table["ratio"].to_numpy(float)}
-    with atomic_path(outputs["hidden"], suffix=".npz") as tmp:
-        np.savez(tmp, states=arrays["hidden"], layers=np.array(probe_layers), **index)
-    with atomic_path(outputs["routing"], suffix=".npz") as tmp:
-        np.savez(tmp, argmax=arrays["argmax"], answer_mass=arrays["mass"], **index)
-    book = pd.concat([pd.read_parquet(parts / f"{r['passage_id']}.ledger.parquet") for r in records],
-                     ignore_index=True)
-    book.insert(0, "model", model_name)
-    write_parquet(book, outputs["ledger"])
-    write_parquet(table, outputs["predictions"])

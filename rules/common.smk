@@ -1,4 +1,4 @@
-# Shared by all rule files: config validation, the study grid, path helpers.
+# Shared by every .smk file here: config validation, the study grid, shards, helpers.
 import json
 
 from kvroute.config import ConfigError, validate as validate_kvroute_config, with_defaults
@@ -28,3 +28,18 @@ def as_json(obj):
 
 def model_mem_mb(w):
     return config["models"][w.model].get("mem_mb", 16000)
+
+
+def n_passages(dataset):
+    spec = config["datasets"][dataset]
+    if "passages" in spec:
+        return spec["passages"]
+    with open(spec["path"], encoding="utf-8") as lines:
+        return sum(1 for line in lines if line.strip())
+
+
+def shards(dataset):
+    """Passage ranges START-END, one infer job each (inference.passages_per_job)."""
+    n = n_passages(dataset)
+    per = config["inference"]["passages_per_job"] or n
+    return [f"{start:05d}-{min(start + per, n):05d}" for start in range(0, n, per)]

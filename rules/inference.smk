@@ -1,4 +1,7 @@
-# Compressed inference: one job per model x dataset x regime covers every press x ratio.
+# Compressed inference. Each job covers every press x ratio for one model, regime
+# and shard of a dataset's passages; shards are then concatenated.
+
+ARTIFACTS = ["predictions.parquet", "hidden.npz", "routing.npz", "ledger.parquet"]
 
 
 rule infer:
@@ -6,26 +9,43 @@ rule infer:
         model="resources/models/{model}/kvroute_model.json",
         data="data/{dataset}.jsonl",
     output:
-        predictions="results/{model}/{dataset}/{regime}/predictions.parquet",
-        hidden="results/{model}/{dataset}/{regime}/hidden.npz",
-        routing="results/{model}/{dataset}/{regime}/routing.npz",
-        ledger="results/{model}/{dataset}/{regime}/ledger.parquet",
+        multiext("results/{model}/{dataset}/{regime}/shards/{start}-{end}/", *ARTIFACTS),
     params:
         presses=as_json(PRESSES),
         ratios=as_json(RATIOS),
         inference=as_json(config["inference"]),
+        out_dir=lambda w: f"results/{w.model}/{w.dataset}/{w.regime}/shards/{w.start}-{w.end}",
     threads: config["inference"]["threads"]
     resources:
         mem_mb=lambda w: model_mem_mb(w),
     log:
-        "logs/infer/{model}/{dataset}/{regime}.log",
+        "logs/infer/{model}/{dataset}/{regime}/{start}-{end}.log",
     benchmark:
-        "benchmarks/infer/{model}/{dataset}/{regime}.tsv"
+        "benchmarks/infer/{model}/{dataset}/{regime}/{start}-{end}.tsv"
     container:
         INFERENCE_IMAGE
     shell:
         "python -m kvroute infer --manifest {input.model} --model-name {wildcards.model} "
-        "--dataset {input.data} --regime {wildcards.regime} "
+        "--dataset {input.data} --passages {wildcards.start}-{wildcards.end} --regime {wildcards.regime} "
         "--presses {params.presses:q} --ratios {params.ratios:q} --inference {params.inference:q} "
-        "--out-predictions {output.predictions} --out-hidden {output.hidden} "
-        "--out-routing {output.routing} --out-ledger {output.ledger} > {log} 2>&1"
+        "--out-dir {params.out_dir} > {log} 2>&1"
+
+
+rule merge_shards:
+    input:
+        lambda w: expand(
+            "results/{{model}}/{{dataset}}/{{regime}}/shards/{shard}/{artifact}",
+            shard=shards(w.dataset),
+            artifact=ARTIFACTS,
+        ),
+    output:
+        multiext("results/{model}/{dataset}/{regime}/", *ARTIFACTS),
+    params:
+        shards=lambda w: [f"results/{w.model}/{w.dataset}/{w.regime}/shards/{s}" for s in shards(w.dataset)],
+        out_dir=lambda w: f"results/{w.model}/{w.dataset}/{w.regime}",
+    log:
+        "logs/merge_shards/{model}/{dataset}/{regime}.log",
+    container:
+        ANALYSIS_IMAGE
+    shell:
+        "python -m kvroute merge --shards {params.shards} --out-dir {params.out_dir} > {log} 2>&1"

@@ -34,12 +34,15 @@ def test_paper_grid_dry_run_lists_every_job(repo):
     config = yaml.safe_load((repo / "config" / "paper.yaml").read_text())
     study = config["study"]
     n_models, n_data, n_regimes = len(study["models"]), len(study["datasets"]), len(study["regimes"])
+    per_job = config["inference"]["passages_per_job"]
+    n_shards = sum(-(-config["datasets"][d]["passages"] // per_job) for d in study["datasets"])
     out = snakemake(repo, "-n", "-F", "--configfile", "config/paper.yaml")
     assert out.returncode == 0, out.stderr[-3000:]
     counts = job_counts(out.stdout)
     assert counts["generate_dataset"] == n_data == 7
     assert counts["prepare_model"] == n_models == 5
-    assert counts["infer"] == counts["score"] == n_models * n_data * n_regimes == 70
+    assert counts["merge_shards"] == counts["score"] == n_models * n_data * n_regimes == 70
+    assert counts["infer"] == n_models * n_regimes * n_shards == 5 * 2 * (5 + 8 + 16)
     assert counts["probe"] == counts["stats"] == n_models
     assert counts["safety_cliff"] == counts["dataset_stats"] == 1
     # every press and ratio is covered inside each infer job
@@ -51,7 +54,7 @@ def test_default_dry_run_builds_the_safety_cliff(repo):
     out = snakemake(repo, "-n", "-F", "figures/safety_cliff.pdf")
     assert out.returncode == 0, out.stderr[-3000:]
     counts = job_counts(out.stdout)
-    assert counts["infer"] == 3 * 2  # three datasets x two regimes
+    assert counts["infer"] == counts["merge_shards"] == 3 * 2  # three datasets x two regimes, one shard each
     assert counts["prepare_model"] == 1
 
 

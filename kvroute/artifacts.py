@@ -1,0 +1,76 @@
+"""The four files an inference unit produces, and how units are merged.
+
+A unit is one passage (a checkpoint), one shard (a Snakemake job) or a whole
+model x dataset x regime. All use the same files, so merging is concatenation:
+
+- predictions.parquet: one row per question x press x ratio
+- hidden.npz:  states (rows, probe_layers, hidden) fp16, layers, and the row index
+- routing.npz: argmax (rows, layers, q_heads) int32, answer_mass fp16, and the row index
+- ledger.parquet: packed kept-bits per passage x press x ratio
+
+Rows of the .npz files align with predictions.parquet (same order; qid, press
+and ratio are stored alongside to check it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kvroute.io import atomic_path, write_parquet
+
+FILES = {"predictions": "predictions.parquet", "hidden": "hidden.npz", "routing": "routing.npz",
+         "ledger": "ledger.parquet"}
+# Arrays that are the same for every row rather than one entry per row.
+SHARED_ARRAYS = {"layers"}
+
+
+def paths_in(directory: str | Path) -> dict[str, Path]:
+    return {key: Path(directory) / name for key, name in FILES.items()}
+
+
+def _row_index(table: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {"qid": table["qid"].to_numpy(str), "press": table["press"].to_numpy(str),
+            "ratio": table["ratio"].to_numpy(float)}
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez(tmp, **arrays)
+
+
+def write(outputs: dict, rows: list[dict], ledger_rows: list[dict], hidden: np.ndarray, layers: list[int],
+          argmax: np.ndarray, answer_mass: np.ndarray) -> None:
+    """Write one unit; predictions last, so its presence means the unit is complete."""
+    table = pd.DataFrame(rows)
+    if "model" in table:
+        table = table[["model"] + [c for c in table.columns if c != "model"]]
+    table["hop"] = table["hop"].astype("Int64")
+    index = _row_index(table)
+    _save_npz(outputs["hidden"], {"states": hidden, "layers": np.asarray(layers), **index})
+    _save_npz(outputs["routing"], {"argmax": argmax, "answer_mass": answer_mass, **index})
+    write_parquet(pd.DataFrame(ledger_rows), outputs["ledger"])
+    write_parquet(table, outputs["predictions"])
+
+
+def merge(sources: list[dict], outputs: dict) -> None:
+    """Concatenate units (in the given order) into ``outputs``, checking row alignment."""
+    if not sources:
+        raise ValueError("nothing to merge")
+    table = pd.concat([pd.read_parquet(s["predictions"]) for s in sources], ignore_index=True)
+    index = _row_index(table)
+    for key in ("hidden", "routing"):
+        arrays: dict[str, list] = {}
+        for s in sources:
+            with np.load(s[key]) as z:
+                for name in z.files:
+                    arrays.setdefault(name, []).append(z[name])
+        merged = {n: (v[0] if n in SHARED_ARRAYS else np.concatenate(v)) for n, v in arrays.items()}
+        for name, column in index.items():
+            if not np.array_equal(merged[name], column):
+                raise ValueError(f"{key} rows are not aligned with predictions ({name} differs)")
+        _save_npz(outputs[key], merged)
+    write_parquet(pd.concat([pd.read_parquet(s["ledger"]) for s in sources], ignore_index=True), outputs["ledger"])
+    write_parquet(table, outputs["predictions"])
