@@ -3,6 +3,9 @@ promised by the paper's Table 1 (sizes) and section 3.1 (design)."""
 
 import copy
 import json
+import re
+import statistics
+import time
 
 import pytest
 
@@ -12,15 +15,21 @@ from kvroute.datasets import (
 from kvroute.datasets.pools import pool
 from kvroute.datasets.schema import mentions
 
-REQUIRED = ["base", "knowledge_manipulation", "coreference", "multi_entity"]
+REQUIRED = ["base", "knowledge_manipulation", "multi_presence", "multi_entity", "long_context", "coreference",
+            "hops"]
+NEW = ["multi_presence", "long_context", "hops"]
 # words per passage: hard bounds for every passage, target band for the mean
 WORD_BOUNDS = {
     "base": ((150, 200), (165, 185)),
     "knowledge_manipulation": ((20, 45), (26, 36)),
     "coreference": ((32, 55), (38, 48)),
     "multi_entity": ((400, 600), (450, 550)),
+    "multi_presence": ((400, 600), (460, 550)),
+    "long_context": ((900, 1300), (1000, 1200)),
+    "hops": ((1080, 1120), (1090, 1110)),
 }
-QUESTIONS = {"base": 6, "knowledge_manipulation": 13, "coreference": 9, "multi_entity": 10}
+QUESTIONS = {"base": 6, "knowledge_manipulation": 13, "coreference": 9, "multi_entity": 10,
+             "multi_presence": 10, "long_context": 10, "hops": 16}
 SEEDS = [0, 1, 12345]
 
 
@@ -77,14 +86,21 @@ def test_every_record_validates_and_passages_unique(corpora):
 
 
 def test_evidence_points_at_answer_exactly(corpora):
-    # Evidence is the answer's own span (not a whole sentence), so T_ans is tight.
+    # Evidence is the answer's own span (not a whole sentence), so T_ans is tight;
+    # a Part question has one span per part, each a piece of the answer.
     for (name, _), recs in corpora.items():
         for rec in recs:
             for q in rec["questions"]:
                 if q["answers"] == [IDK]:
                     continue
+                answers = [a.lower() for a in q["answers"]]
+                if q["question_type"] == "Part":
+                    assert len(q["evidence"]) >= 2, q["qid"]
+                    parts = [rec["passage"][s:e].lower() for s, e in q["evidence"]]
+                    assert any(" and ".join(parts) == a for a in answers), q["qid"]
+                    continue
                 (s, e), = q["evidence"]
-                assert rec["passage"][s:e].lower() in [a.lower() for a in q["answers"]], q["qid"]
+                assert rec["passage"][s:e].lower() in answers, q["qid"]
 
 
 @pytest.mark.parametrize("name", REQUIRED)
@@ -158,6 +174,106 @@ def test_multi_entity_has_several_named_entities(corpora):
         assert rec["passage"].count("\n\n") >= 3  # hub + >= 3 satellites
         golds = {q["answers"][0] for q in rec["questions"]}
         assert len(golds) >= 5  # questions are not all about the hub
+
+
+def _shared_name(texts):
+    words = texts[0].rstrip("?").split()
+    runs = [" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)
+            if all(w[0].isupper() for w in words[i:j])]
+    return max((r for r in runs if all(r in t for t in texts)), key=len)
+
+
+def test_multi_presence_one_subject_many_mentions(corpora):
+    for rec in corpora[("multi_presence", 0)]:
+        passage, qs = rec["passage"], rec["questions"]
+        intro = passage.split("\n\n")[0]
+        mention_paras = passage.split("\n\n")[1:]
+        assert 4 <= len(mention_paras) <= 5
+        # every question names the subject (the longest capitalized run they share) ...
+        subject = _shared_name([q["question"] for q in qs])
+        # ... which the intro names and every mention restates ...
+        assert subject in intro and all(subject in para for para in mention_paras), rec["passage_id"]
+        # ... but it is never an answer, and every answer is stated exactly once
+        for q in qs:
+            assert subject not in q["answers"]
+            assert mentions(q["answers"][0], passage) == 1, q["qid"]
+        # questions spread over the mentions (each mention is its own paragraph)
+        starts = [passage.rfind("\n\n", 0, q["evidence"][0][0]) for q in qs]
+        assert len(set(starts)) == len(mention_paras), rec["passage_id"]
+        assert {q["answer_type"] for q in qs} <= {"Date/Time", "Location", "Person", "Numerals"}
+
+
+def test_multi_presence_questions_need_the_right_instance(corpora):
+    # the cue in each question (a year, place, companion or count) belongs to
+    # exactly one mention, and the answer is in that same mention
+    for rec in corpora[("multi_presence", 1)]:
+        paras = rec["passage"].split("\n\n")
+        for q in rec["questions"]:
+            (s, _), = q["evidence"]
+            own = rec["passage"].count("\n\n", 0, s)
+            cues = [p for p in paras if any(len(w) > 2 and w in q["question"].split() for w in p.split())]
+            assert paras[own] in cues, q["qid"]
+
+
+def test_long_context_evidence_in_every_third(corpora):
+    for seed in SEEDS:
+        for rec in corpora[("long_context", seed)]:
+            n = len(rec["passage"])
+            thirds = [3 * e[0] // n for q in rec["questions"] for e in q["evidence"]]
+            assert {0, 1, 2} <= set(thirds), rec["passage_id"]
+            assert min(thirds.count(t) for t in range(3)) >= 2, rec["passage_id"]
+            part, = [q for q in rec["questions"] if q["question_type"] == "Part"]
+            (a, _), (b, _) = part["evidence"]
+            assert 3 * a // n == 0 and 3 * b // n == 2, part["qid"]  # first third joined with the last
+            # the hub is named once, in the opening sentence, and referred to by epithet afterwards
+            hub = _shared_name([part["question"].split(", and ")[0], rec["passage"].split(". ")[0]])
+            assert mentions(hub, rec["passage"]) == 1 and mentions("the organization", rec["passage"]) >= 3
+
+
+def test_hops_chain_structure(corpora):
+    for seed in SEEDS:
+        for rec in corpora[("hops", seed)]:
+            qs = rec["questions"]
+            assert sorted(q["hop"] for q in qs) == [h for h in range(4) for _ in range(4)], rec["passage_id"]
+            assert rec["passage"].count("\n\n") == 3  # subject + 3 linked entities
+            paras = [0] + [m.end() for m in re.finditer("\n\n", rec["passage"])]
+            subject = next(q["answers"][0] for q in qs if q["direction"] == "REV")
+            for q in qs:
+                assert q["question_type"] in ("Standard", "Part")
+                if q["direction"] == "REV":
+                    assert q["answers"] == [subject]  # REV walks the chain back to the subject
+                else:  # FWD starts from the subject and walks hop links
+                    assert subject in q["question"], q["qid"]
+                # the answer lies in the paragraph of entity hop-1 (a link) or entity hop (a fact)
+                if q["direction"] == "FWD":
+                    para = max(i for i, p in enumerate(paras) if p <= q["evidence"][-1][0])
+                    assert para in (q["hop"] - 1, q["hop"]), q["qid"]
+            parts = [q for q in qs if q["question_type"] == "Part"]
+            assert sorted(q["hop"] for q in parts) == [2, 3]
+            for q in parts:  # the two names sit in different paragraphs
+                (a, _), (b, _) = q["evidence"]
+                assert rec["passage"].count("\n\n", a, b) == 1
+
+
+def test_hops_word_range_is_tight():
+    words = [len(r["passage"].split()) for r in generate("hops", 60, 99)]
+    assert all(1080 <= w <= 1120 for w in words)
+    assert abs(statistics.fmean(words) - 1100) <= 8
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_generators_diverse(corpora, name):
+    recs = corpora[(name, 0)][:20]
+    sentences = [re.split(r"(?<=[.?!])\s+", r["passage"]) for r in recs]
+    for rec, sents in zip(recs, sentences):
+        assert len(set(sents)) == len(sents), rec["passage_id"]  # no sentence twice in a passage
+    openings = {" ".join(s.split()[:2]) for sents in sentences for s in sents}
+    assert len(openings) >= 100, len(openings)
+    q_openings = {" ".join(q["question"].split()[:3]) for r in recs for q in r["questions"]}
+    assert len(q_openings) >= 30, len(q_openings)
+    assert len({r["passage"] for r in corpora[(name, 1)]} | {r["passage"] for r in recs}) == 45
+    first_words = {r["passage"].split()[0] for r in recs}
+    assert len(first_words) >= 5
 
 
 # ---- validate_record rejects broken records --------------------------------
@@ -288,6 +404,159 @@ def test_load_names_file_and_line(tmp_path):
     path.write_text(lines[0] + "\n{not json\n")
     with pytest.raises(ValueError, match=r"base\.jsonl:2:"):
         load_jsonl(path)
+
+
+@pytest.fixture()
+def jsonl_line():
+    return json.loads(json.dumps(generate("base", 1, 0)[0]))
+
+
+def _bad(rec, **changes):
+    rec = copy.deepcopy(rec)
+    for where, value in changes.items():
+        *path, key = where.split("__")
+        obj = rec
+        for p in path:
+            obj = obj[int(p)] if p.isdigit() else obj[p]
+        if value is KeyError:
+            del obj[key]
+        else:
+            obj[int(key) if key.isdigit() else key] = value
+    return json.dumps(rec)
+
+
+@pytest.mark.parametrize("make,problem", [
+    (lambda r: "{not json", r"malformed JSON"),
+    (lambda r: '{"dataset": "base",', r"malformed JSON"),
+    (lambda r: "[1, 2]", r"expected an object, got list"),
+    (lambda r: _bad(r, questions=KeyError), r"missing keys \['questions'\]"),
+    (lambda r: _bad(r, questions__1__answers=KeyError), r"question 1: missing keys \['answers'\]"),
+    (lambda r: _bad(r, questions__0__hop=KeyError), r"missing keys \['hop'\]"),
+    (lambda r: _bad(r, questions__0__answer_type="Animal"), r"q0: bad answer_type 'Animal'"),
+    (lambda r: _bad(r, questions__0__question_type="standard"), r"q0: bad question_type"),
+    (lambda r: _bad(r, questions__0__direction=["FWD"]), r"q0: bad direction"),
+    (lambda r: _bad(r, questions__0__hop=-1), r"q0: hop must be null or a non-negative int"),
+    (lambda r: _bad(r, questions__0__evidence=[[5, 2]]), r"q0: evidence span \[5, 2\] out of range"),
+    (lambda r: _bad(r, questions__0__evidence=[[0, 10 ** 6]]), r"q0: evidence span .* out of range"),
+    (lambda r: _bad(r, questions__0__evidence=[5, 9]), r"q0: evidence span 5 is not \[start, end\]"),
+    (lambda r: _bad(r, questions__0__evidence=[]), r"q0: evidence must be a non-empty list"),
+    (lambda r: _bad(r, questions__0__evidence=[[0, 3]]), r"q0: evidence \[0, 3\] .*contains none of the answers"),
+    (lambda r: _bad(r, questions__0__answers="x"), r"q0: answers must be a non-empty list"),
+    (lambda r: _bad(r, passage_id="base-1"), r"passage_id must be"),
+])
+def test_load_jsonl_clear_errors(tmp_path, jsonl_line, make, problem):
+    path = tmp_path / "mine.jsonl"
+    good = generate("base", 2, 0)[1]
+    path.write_text(json.dumps(good) + "\n\n" + make(jsonl_line) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"mine\.jsonl:3: .*" + problem):
+        load_jsonl(path)
+
+
+def test_load_jsonl_encoding_and_duplicate_ids(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    path.write_bytes(b"\xff\xfe\n")
+    with pytest.raises(ValueError, match=r"mine\.jsonl:1: not UTF-8"):
+        load_jsonl(path)
+    rec = generate("base", 1, 0)[0]
+    path.write_text(json.dumps(rec) + "\n" + json.dumps(rec) + "\n")
+    with pytest.raises(ValueError, match=r"mine\.jsonl:2: passage_id 'base-0000' already used on line 1"):
+        load_jsonl(path)
+
+
+def test_user_dataset_round_trip(tmp_path):
+    # a user's own dataset: any name, no per-dataset rules, IDK gold, a Part item, hops
+    passage = "Mira Tal founded Oakline in 1931. Oakline later moved to Brask. Mira Tal left in 1950."
+
+    def at(word):
+        return [passage.index(word), passage.index(word) + len(word)]
+
+    rec = {"dataset": "my_set", "passage_id": "my_set-0000", "passage": passage, "questions": [
+        {"qid": "my_set-0000-q0", "question": "Who founded Oakline?", "answers": ["Mira Tal"],
+         "evidence": [at("Mira Tal")], "answer_type": "Person", "question_type": "Standard", "direction": "REV",
+         "hop": None},
+        {"qid": "my_set-0000-q1", "question": "When was Oakline founded, and where did it move?",
+         "answers": ["1931 and Brask"], "evidence": [at("1931"), at("Brask")], "answer_type": "Date/Time",
+         "question_type": "Part", "direction": "FWD", "hop": 1},
+        {"qid": "my_set-0000-q2", "question": "When did he leave?", "answers": [IDK],
+         "evidence": [at("1950")], "answer_type": "Date/Time", "question_type": "Manipulated",
+         "direction": "FWD", "hop": None},
+    ]}
+    path = tmp_path / "my_set.jsonl"
+    path.write_text(json.dumps(rec) + "\n")
+    assert load_jsonl(path) == [rec]  # "Mira Tal" appears twice: fine outside the built-in names
+
+
+def test_doc_example_line_loads(tmp_path):
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "dataset-format.md").read_text(encoding="utf-8")
+    line = next(l for l in doc.splitlines() if l.startswith('{"dataset"'))
+    path = tmp_path / "example.jsonl"
+    path.write_text(line + "\n")
+    assert load_jsonl(path)[0]["passage_id"].endswith("-0000")
+
+
+# ---- per-dataset rules ------------------------------------------------------
+
+def test_part_questions_need_parts_of_the_answer():
+    rec = copy.deepcopy(next(r for r in generate("long_context", 3, 0)))
+    part = next(q for q in rec["questions"] if q["question_type"] == "Part")
+    validate_record(rec)
+    bad = copy.deepcopy(rec)
+    next(q for q in bad["questions"] if q["qid"] == part["qid"])["evidence"] = part["evidence"][:1]
+    with pytest.raises(ValueError, match=f"{part['qid']}.*>= 2 evidence spans"):
+        validate_record(bad)
+    bad = copy.deepcopy(rec)
+    next(q for q in bad["questions"] if q["qid"] == part["qid"])["evidence"][1] = [0, 3]
+    with pytest.raises(ValueError, match=f"{part['qid']}.*part of none of the answers"):
+        validate_record(bad)
+
+
+def test_hops_rule_needs_hop_on_every_question():
+    rec = copy.deepcopy(generate("hops", 1, 0)[0])
+    validate_record(rec)
+    for bad_hop in (None, 4):
+        bad = copy.deepcopy(rec)
+        bad["questions"][3]["hop"] = bad_hop
+        with pytest.raises(ValueError, match=f"{bad['questions'][3]['qid']}: hops needs hop in 0..3"):
+            validate_record(bad)
+
+
+def test_long_context_rule_needs_spread_evidence():
+    rec = copy.deepcopy(generate("long_context", 1, 0)[0])
+    n = len(rec["passage"])
+    rec["questions"] = [q for q in rec["questions"] if all(3 * e[0] // n != 2 for e in q["evidence"])]
+    for k, q in enumerate(rec["questions"]):
+        q["qid"] = f"{rec['passage_id']}-q{k}"
+    with pytest.raises(ValueError, match=r"evidence in every third.*\[0, 1\]"):
+        validate_record(rec)
+
+
+def test_multi_presence_answers_once():
+    rec = copy.deepcopy(generate("multi_presence", 1, 0)[0])
+    q = rec["questions"][0]
+    rec["passage"] += " " + q["answers"][0] + "."
+    with pytest.raises(ValueError, match=f"{q['qid']}.*2 times"):
+        validate_record(rec)
+
+
+# ---- Table 1 at the paper's sizes ----------------------------------------------
+
+PAPER = {  # name: (passages, words mean, words +-, queries per passage); no +- in the paper -> 15%
+    "base": (200, 175, 25, 6), "knowledge_manipulation": (4000, 32, None, 13), "multi_presence": (100, 500, 100, 10),
+    "multi_entity": (100, 500, 100, 10), "long_context": (100, 1100, 200, 10), "coreference": (8000, 44, None, 9),
+    "hops": (100, 1100, 20, 16),
+}
+
+
+def test_table1_sizes_at_paper_scale():
+    t0 = time.monotonic()
+    for name, (n, mean, pm, queries) in PAPER.items():
+        stats = dataset_stats(generate(name, n, 0))
+        tol = pm if pm is not None else 0.15 * mean
+        assert abs(stats["words_per_passage_mean"] - mean) <= tol, (name, stats)
+        assert stats["queries_per_passage_mean"] == queries, (name, stats)
+        assert stats["passages"] == n and stats["queries"] == n * queries
+    assert time.monotonic() - t0 < 60  # ~10 s on 2 busy cores
 
 
 # ---- pools ------------------------------------------------------------------

@@ -18,7 +18,7 @@ N_QUESTIONS = 10
 WORDS = (400, 600)
 
 # satellite kind -> [(statement, FWD question -> satellite, REV question -> hub)]
-_LINKS = {
+LINKS = {
     "person": [
         ("{N} served as the {role} of {H}.", "Who served as the {role} of {H}?",
          "Of which {hub} was {N} the {role}?"),
@@ -45,7 +45,7 @@ _LINKS = {
 }
 
 
-def _paragraph_facts(rng, ent, n_attrs, key):
+def paragraph_facts(rng, ent, n_attrs, key):
     attrs = rng.sample(ent.kind.attrs, n_attrs)
     facts = [(a, a.sample(rng)) for a in attrs]
     sents = [fill(rng.choice(a.says), key=f"{key}.{a.id}", V=v, **ent.refs(rng)) for a, v in facts]
@@ -60,14 +60,14 @@ def generate(rng: random.Random, index: int) -> dict:
     sat_kinds = rng.sample(pool, rng.choice([3, 4]))
     roles = pools.picks(rng, "roles", len(sat_kinds))
 
-    hub_facts, hub_sents = _paragraph_facts(rng, hub, 4, "hub")
+    hub_facts, hub_sents = paragraph_facts(rng, hub, 4, "hub")
     paragraphs = [[intro(rng, hub, "hub.intro")] + hub_sents]
     ents, sat_facts, links = [hub], [], []
     for i, (kid, role) in enumerate(zip(sat_kinds, roles)):
         sat = new_entity(rng, KINDS[kid])
-        says, fwd, rev = rng.choice(_LINKS[kid])
+        says, fwd, rev = rng.choice(LINKS[kid])
         link = fill(says, key=f"s{i}.link", N=sat.name, H=hub.name, role=role)
-        facts, sents = _paragraph_facts(rng, sat, 3, f"s{i}")
+        facts, sents = paragraph_facts(rng, sat, 3, f"s{i}")
         paragraphs.append([link] + sents)
         ents.append(sat)
         sat_facts.append(facts)

@@ -4,11 +4,12 @@ Adding a dataset = one module with ``NAME`` and ``generate(rng, index)`` plus
 one line in ``GENERATORS``.
 """
 
-from . import base, coreference, knowledge_manipulation, multi_entity
+from . import base, coreference, hops, knowledge_manipulation, long_context, multi_entity, multi_presence
 from .rng import passage_rng
 from .schema import validate_record
 
-GENERATORS = {m.NAME: m.generate for m in (base, knowledge_manipulation, coreference, multi_entity)}
+GENERATORS = {m.NAME: m.generate for m in (base, knowledge_manipulation, multi_presence, multi_entity,
+                                             long_context, coreference, hops)}
 
 # A draw can fail validation (e.g. a sampled name reused by chance); redraw
 # from a fresh stream keyed by attempt, so passage i still depends only on
@@ -24,8 +25,8 @@ def generate(name: str, n_passages: int, seed: int) -> list[dict]:
     gen, records, seen = GENERATORS[name], [], set()
     for index in range(n_passages):
         for attempt in range(MAX_ATTEMPTS):
-            rec = gen(passage_rng(seed, name, index, attempt), index)
-            try:
+            try:  # a generator may raise ValueError itself to ask for a redraw (hops: word range)
+                rec = gen(passage_rng(seed, name, index, attempt), index)
                 validate_record(rec)
             except ValueError:
                 continue

@@ -17,9 +17,24 @@ RECORD_KEYS = frozenset({"dataset", "passage_id", "passage", "questions"})
 QUESTION_KEYS = frozenset({"qid", "question", "answers", "evidence", "answer_type",
                            "question_type", "direction", "hop"})
 
-# Datasets that promise each answer is stated once (minimal redundancy, paper 3.1);
-# repetition is the point of the others (multi_presence) or unavoidable (entity names).
-UNIQUE_ANSWER_DATASETS = frozenset({"base", "knowledge_manipulation", "coreference"})
+# Per-dataset rules, keyed by the record's ``dataset`` name (a user's own
+# dataset under another name gets none of them):
+#
+# * UNIQUE_ANSWER_DATASETS promise each answer is stated exactly once (minimal
+#   redundancy, paper 3.1).  multi_presence is one of them: its subject is
+#   named in every mention by design, but the subject is never an answer; each
+#   mention's year/place/companion/count is stated once.  long_context names
+#   its hub once and refers back to it by epithet across the passage.
+#   multi_entity and hops restate entity names where they link paragraphs (a
+#   satellite is named in the hub's link sentence and again in its own
+#   paragraph), so their answers may repeat.
+# * HOP_DATASETS: every question carries a hop in 0..max (hops: subject -> e1 -> e2 -> e3).
+# * SPREAD_DATASETS: evidence spans start in each third of the passage (early,
+#   middle, late), so answering needs distant spans.
+UNIQUE_ANSWER_DATASETS = frozenset({"base", "knowledge_manipulation", "coreference", "multi_presence",
+                                    "long_context"})
+HOP_DATASETS = {"hops": 3}
+SPREAD_DATASETS = frozenset({"long_context"})
 
 
 def mentions(needle: str, haystack: str) -> int:
@@ -59,6 +74,14 @@ def validate_record(rec: dict) -> None:
     for k, q in enumerate(questions):
         _check_keys(f"passage {pid} question {k}", q, QUESTION_KEYS)
         _validate_question(pid, k, passage, q, unique)
+        if dataset in HOP_DATASETS and not (isinstance(q["hop"], int) and q["hop"] <= HOP_DATASETS[dataset]):
+            _fail(f"passage {pid} qid {q['qid']}",
+                  f"{dataset} needs hop in 0..{HOP_DATASETS[dataset]}, got {q['hop']!r}")
+    if dataset in SPREAD_DATASETS:
+        thirds = {3 * s[0] // len(passage) for q in questions for s in q["evidence"]}
+        if thirds != {0, 1, 2}:
+            _fail(f"passage {pid}", f"{dataset} needs evidence in every third of the passage, "
+                  f"found thirds {sorted(thirds)}")
 
 
 def _validate_question(pid: str, k: int, passage: str, q: dict, unique: bool) -> None:
@@ -73,7 +96,7 @@ def _validate_question(pid: str, k: int, passage: str, q: dict, unique: bool) ->
         _fail(where, "answers must be a non-empty list of non-empty strings")
     for tag, allowed in (("answer_type", ANSWER_TYPES), ("question_type", QUESTION_TYPES),
                          ("direction", DIRECTIONS)):
-        if q[tag] not in allowed:
+        if not isinstance(q[tag], str) or q[tag] not in allowed:
             _fail(where, f"bad {tag} {q[tag]!r}; expected one of {sorted(allowed)}")
     hop = q["hop"]
     if hop is not None and (isinstance(hop, bool) or not isinstance(hop, int) or hop < 0):
@@ -86,13 +109,23 @@ def _validate_question(pid: str, k: int, passage: str, q: dict, unique: bool) ->
                 or not all(isinstance(x, int) and not isinstance(x, bool) for x in span)):
             _fail(where, f"evidence span {span!r} is not [start, end]")
         if not 0 <= span[0] < span[1] <= len(passage):
-            _fail(where, f"evidence span {span} out of range for passage of {len(passage)} chars")
+            _fail(where, f"evidence span {span} out of range: need 0 <= start < end <= {len(passage)} "
+                  "(passage length in characters)")
     if answers == [IDK]:
         return  # evidence of an "I don't know" item is the swapped attribute, not the answer
+    part = q["question_type"] == "Part"
+    if part and len(evidence) < 2:
+        _fail(where, "a Part question aggregates several regions: it needs >= 2 evidence spans")
     for span in evidence:
-        text = passage[span[0]:span[1]].lower()
-        if not any(a.lower() in text for a in answers):
-            _fail(where, f"evidence {span} ({passage[span[0]:span[1]]!r}) contains none of the answers {answers}")
+        text = passage[span[0]:span[1]]
+        if part:  # each span holds one part of the answer ("Ashford and 1820")
+            if not any(text.strip().lower() in a.lower() for a in answers):
+                _fail(where, f"Part evidence {span} ({text!r}) is part of none of the answers {answers}")
+            if unique and mentions(text.strip(), passage) > 1:
+                _fail(where, f"answer part {text!r} appears {mentions(text.strip(), passage)} times; "
+                      "this dataset promises it once")
+        elif not any(a.lower() in text.lower() for a in answers):
+            _fail(where, f"evidence {span} ({text!r}) contains none of the answers {answers}")
     for a in answers:
         if mentions(a, q["question"]):
             _fail(where, f"answer {a!r} appears in the question (answerable without the passage)")
