@@ -209,18 +209,22 @@ def _match_positions(compressed: torch.Tensor, full: torch.Tensor, name: str) ->
     return equal.float().argmax(1).cpu()
 
 
+def install_masks(modules, cell: Cell, batch: int) -> None:
+    """Install AdaKV's masked-key indices, repeated for each of ``batch`` rows."""
+    for m, mk in zip(modules, cell.masked):
+        if mk is None:
+            m.masked_key_indices = None
+        else:
+            heads, seqs = mk
+            n = heads.numel()
+            rows = torch.arange(batch, device=heads.device).repeat_interleave(n)
+            m.masked_key_indices = (rows, heads.repeat(batch), seqs.repeat(batch))
+
+
 @contextlib.contextmanager
 def applied_masks(modules, cell: Cell, batch: int):
-    """Install AdaKV's masked-key indices (repeated per batch row) for decoding."""
     try:
-        for m, mk in zip(modules, cell.masked):
-            if mk is None:
-                m.masked_key_indices = None
-            else:
-                heads, seqs = mk
-                n = heads.numel()
-                rows = torch.arange(batch, device=heads.device).repeat_interleave(n)
-                m.masked_key_indices = (rows, heads.repeat(batch), seqs.repeat(batch))
+        install_masks(modules, cell, batch)
         yield
     finally:
         for m in modules:
@@ -232,7 +236,8 @@ class Answers:
     texts: list[str]
     hidden: torch.Tensor | None  # (n_questions, n_probe_layers, hidden_dim) at the last prompt token
     routing: Routing | None  # first-decoding-step argmax and T_ans mass per layer and head
-    decode_steps: int
+    decode_steps: int  # forward passes after the question forward
+    decode_tokens: int  # tokens those passes processed (rows still generating)
     prompt_tokens: int
 
 
@@ -282,24 +287,29 @@ def answer(model, tokenizer, cell: Cell, context_length: int, question_ids: list
         if probe_layers is not None:
             hidden = torch.stack([out.hidden_states[l][:, -1, :] for l in probe_layers], dim=1).float().cpu()
         token = out.logits[:, -1].argmax(-1)
-        generated = [token]
-        done = torch.tensor([t.item() in stop for t in token])
-        next_pos = pos[:, -1:].to(device) + 1
-        steps = 1
-        for step in range(max_new_tokens - 1):
-            if bool(done.all()):
-                break
+        texts_ids = [[t] for t in token.tolist()]
+        rows = [i for i in range(batch) if texts_ids[i][-1] not in stop]  # still generating
+        live = list(range(batch))  # rows the cache currently holds
+        next_pos = pos[:, -1].to(device) + 1
+        steps = decode_tokens = 0
+        while rows and steps < max_new_tokens - 1:
+            if len(rows) < len(live):
+                # Finished rows leave the batch: decoding cost follows the rows still talking.
+                keep = torch.tensor([live.index(i) for i in rows], device=device)
+                cache.batch_select_indices(keep)
+                token, next_pos, attn = token[keep], next_pos[keep], attn[keep.cpu()]
+                live = rows
+                install_masks(modules, cell, len(live))
             if need_mask:
-                attn = torch.cat([attn, torch.ones(batch, 1, dtype=torch.long)], dim=1)
-            out = model(input_ids=token.unsqueeze(1), position_ids=next_pos + step, past_key_values=cache,
+                attn = torch.cat([attn, torch.ones(len(live), 1, dtype=torch.long)], dim=1)
+            out = model(input_ids=token[:, None], position_ids=next_pos[:, None], past_key_values=cache,
                         attention_mask=attn.to(device) if need_mask else None)
             token = out.logits[:, -1].argmax(-1)
-            generated.append(token)
-            done |= torch.tensor([t.item() in stop for t in token])
+            next_pos = next_pos + 1
+            for i, t in zip(live, token.tolist()):
+                texts_ids[i].append(t)
+            rows = [i for i in live if texts_ids[i][-1] not in stop]
             steps += 1
-    tokens = torch.stack(generated, dim=1).cpu()
-    texts = []
-    for row in tokens.tolist():
-        cut = next((j + 1 for j, t in enumerate(row) if t in stop), len(row))
-        texts.append(tokenizer.decode(row[:cut], skip_special_tokens=True))
-    return Answers(texts, hidden, probe.result() if probe else None, steps, sum(lengths))
+            decode_tokens += len(live)
+    texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in texts_ids]
+    return Answers(texts, hidden, probe.result() if probe else None, steps, decode_tokens, sum(lengths))

@@ -92,7 +92,7 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
              for q in record["questions"]]
     pre = engine.prefill(model, context_ids)
     out = {"rows": [], "hidden": [], "argmax": [], "mass": [], "ledger": [],
-           "counters": {"prefill_tokens": pre.length, "decode_steps": 0, "question_tokens": 0}}
+           "counters": {"prefill_tokens": pre.length, "question_tokens": 0, "decode_steps": 0, "decode_tokens": 0}}
     for name, ratio, cell in _cells_for(model, pre, presses, ratios):
         answers, max_batch = answer_in_batches(model, tokenizer, cell, pre.length, question_ids, t_ans,
                                                max_new_tokens, max_batch, probe_layers)
@@ -101,6 +101,7 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
         argmax = torch.cat([a.routing.argmax for a in answers]).to(torch.int32).numpy()
         mass = torch.cat([a.routing.answer_mass for a in answers]).to(torch.float16).numpy()
         out["counters"]["decode_steps"] += sum(a.decode_steps for a in answers)
+        out["counters"]["decode_tokens"] += sum(a.decode_tokens for a in answers)
         out["counters"]["question_tokens"] += sum(a.prompt_tokens for a in answers)
         kept = torch.stack(cell.kept).float()
         entry = ledger.pack(cell.kept)
@@ -170,7 +171,7 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
     done = [r for r in records if artifacts.paths_in(parts / r["passage_id"])["predictions"].exists()]
     if done:
         log.info("resuming: %d of %d passages already done", len(done), len(records))
-    totals = {"prefill_tokens": 0, "decode_steps": 0, "question_tokens": 0}
+    totals = {"prefill_tokens": 0, "question_tokens": 0, "decode_steps": 0, "decode_tokens": 0}
     todo = [r for r in records if r not in done]
     for record in tqdm(todo, desc=f"{model_name}/{records[0]['dataset']}/{regime}", unit="passage", mininterval=5):
         out = answer_passage(

@@ -1,0 +1,98 @@
+"""The infer stage on a real model: aligned outputs, a usable ledger, resume after a crash."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kvroute import artifacts, inference, ledger
+from kvroute.datasets import generate, write_jsonl
+
+PRESSES = {
+    "adakv_ea": {"press": "AdaKVPress", "scorer": "ExpectedAttentionPress"},
+    "chunk_ea": {"press": "ChunkPress", "scorer": "ExpectedAttentionPress", "args": {"chunk_length": 32}},
+}
+SETTINGS = {"device": "cpu", "dtype": "float32", "max_new_tokens": 4, "probe_layers": [0.5, 1.0], "threads": 2}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "knowledge_manipulation.jsonl"
+    write_jsonl(generate("knowledge_manipulation", 2, 5), path)
+    return path
+
+
+def run(manifest, dataset, out_dir, **kw):
+    outputs = artifacts.paths_in(out_dir)
+    inference.run(str(manifest), str(dataset), "agnostic", PRESSES, [0.0, 0.5], SETTINGS, outputs, **kw)
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def clean_run(smollm2_manifest, dataset, tmp_path_factory):
+    return run(smollm2_manifest, dataset, tmp_path_factory.mktemp("clean"))
+
+
+def test_outputs_are_aligned_and_complete(clean_run):
+    table = pd.read_parquet(clean_run["predictions"])
+    assert len(table) == 2 * 13 * 2 * 2  # passages x questions x presses x ratios
+    with np.load(clean_run["hidden"]) as hidden, np.load(clean_run["routing"]) as routing:
+        assert hidden["states"].shape[:2] == (len(table), 2) and hidden["states"].dtype == np.float16
+        assert (hidden["qid"] == table["qid"].to_numpy(str)).all()
+        assert routing["argmax"].shape[0] == len(table)
+        assert (routing["answer_mass"] >= 0).all()
+    assert table["evidence_positions"].map(len).gt(0).all()
+
+
+def test_ledger_matches_the_kept_fraction(clean_run):
+    table = pd.read_parquet(clean_run["predictions"])
+    book = pd.read_parquet(clean_run["ledger"])
+    assert len(book) == 2 * 2 * 2  # passages x presses x ratios
+    for _, row in book.iterrows():
+        kept = ledger.unpack(row)
+        frac = table[(table.passage_id == row.passage_id) & (table.press == row.press)
+                     & (table.ratio == row.ratio)]["kept_fraction"].iloc[0]
+        assert kept.mean() == pytest.approx(frac)
+        if row.ratio == 0:
+            assert kept.all()
+        else:
+            assert abs(kept.mean() - 0.5) < 0.05
+
+
+def test_a_crashed_job_resumes_from_its_last_passage(smollm2_manifest, dataset, tmp_path, clean_run, monkeypatch):
+    real = inference.answer_passage
+    calls = []
+
+    def crash_on_second(model, tokenizer, record, *args):
+        calls.append(record["passage_id"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        return real(model, tokenizer, record, *args)
+
+    monkeypatch.setattr(inference, "answer_passage", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        run(smollm2_manifest, dataset, tmp_path)
+    assert not artifacts.paths_in(tmp_path)["predictions"].exists(), "a killed job must not look finished"
+
+    calls.clear()
+    monkeypatch.setattr(inference, "answer_passage", lambda *a: (calls.append(a[2]["passage_id"]), real(*a))[1])
+    outputs = run(smollm2_manifest, dataset, tmp_path)
+    assert calls == ["knowledge_manipulation-0001"], "only the unfinished passage is recomputed"
+    pd.testing.assert_frame_equal(pd.read_parquet(outputs["predictions"]), pd.read_parquet(clean_run["predictions"]))
+    assert not list(tmp_path.glob(".checkpoints-*")), "checkpoints are removed once merged"
+
+
+def test_shards_merge_to_the_whole(smollm2_manifest, dataset, tmp_path, clean_run):
+    first = run(smollm2_manifest, dataset, tmp_path / "a", passages="0-1")
+    second = run(smollm2_manifest, dataset, tmp_path / "b", passages="1-2")
+    merged = artifacts.paths_in(tmp_path / "all")
+    artifacts.merge([first, second], merged)
+    pd.testing.assert_frame_equal(pd.read_parquet(merged["predictions"]), pd.read_parquet(clean_run["predictions"]))
+    with np.load(merged["routing"]) as a, np.load(clean_run["routing"]) as b:
+        assert np.array_equal(a["argmax"], b["argmax"])
+
+
+def test_bad_passage_range_is_refused(smollm2_manifest, dataset, tmp_path):
+    with pytest.raises(ValueError, match="outside the dataset's 2 passages"):
+        run(smollm2_manifest, dataset, tmp_path, passages="1-5")
