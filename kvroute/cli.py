@@ -78,26 +78,6 @@ def cmd_score(a):
     write_parquet(scored, a.out)
 
 
-def cmd_probe(a):
-    from kvroute import probing
-    from kvroute.io import write_csv
-
-    table, states = probing.load_states(a.hidden, a.predictions)
-    write_csv(probing.run_probes(table, states, a.test_fraction, a.C, a.seed), a.out)
-
-
-def cmd_stats(a):
-    import pandas as pd
-
-    from kvroute import stats
-    from kvroute.io import write_csv
-
-    scores = pd.concat([pd.read_parquet(p) for p in a.scores], ignore_index=True)
-    write_csv(stats.rate_curves(scores, n_boot=a.n_boot, seed=a.seed), a.curves)
-    write_csv(stats.susceptibility(scores, n_boot=a.n_boot, seed=a.seed), a.chi)
-    write_csv(stats.cliff_location(scores, n_boot=a.n_boot, seed=a.seed), a.cliff)
-
-
 def cmd_safety_cliff(a):
     import pandas as pd
 
@@ -172,24 +152,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_score)
 
-    s = sub.add_parser("probe", help="answer-type probes on hidden states")
-    s.add_argument("--hidden", nargs="+", required=True)
-    s.add_argument("--predictions", nargs="+", required=True)
-    s.add_argument("--test-fraction", type=float, default=0.3)
-    s.add_argument("--C", type=float, default=1.0)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_probe)
-
-    s = sub.add_parser("stats", help="error-rate curves, susceptibility and cliff location")
-    s.add_argument("--scores", nargs="+", required=True)
-    s.add_argument("--n-boot", type=int, default=1000)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--curves", required=True)
-    s.add_argument("--chi", required=True)
-    s.add_argument("--cliff", required=True)
-    s.set_defaults(func=cmd_stats)
-
     s = sub.add_parser("safety-cliff", help="draw figures/safety_cliff.pdf")
     s.add_argument("--curves", nargs="+", required=True)
     s.add_argument("--chi", nargs="+", required=True)
@@ -200,6 +162,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("validate-config", help="check config files against the schema")
     s.add_argument("configs", nargs="+")
     s.set_defaults(func=cmd_validate_config)
+
+    from kvroute.analysis_cli import add_parsers
+
+    add_parsers(sub)  # metrics, probe, stats
     return p
 
 

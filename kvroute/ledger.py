@@ -7,12 +7,13 @@ eviction rate and per-layer variants can be recomputed offline.
 from __future__ import annotations
 
 import numpy as np
-import torch
+
+# No torch import here: the analysis stages read ledgers in an image without torch.
 
 
-def pack(kept: list[torch.Tensor]) -> dict:
-    """kept[l]: bool (kv_heads, tokens) -> a row with the shape and the packed bits."""
-    bits = torch.stack(kept).cpu().numpy().astype(bool)
+def pack(kept) -> dict:
+    """kept[l]: bool tensor (kv_heads, tokens) -> a row with the shape and the packed bits."""
+    bits = np.stack([np.asarray(k.cpu() if hasattr(k, "cpu") else k, dtype=bool) for k in kept])
     layers, heads, tokens = bits.shape
     return {"layers": layers, "kv_heads": heads, "tokens": tokens, "kept_bits": np.packbits(bits.ravel()).tobytes()}
 

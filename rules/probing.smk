@@ -1,4 +1,6 @@
-# Linear probes on last-prompt-token hidden states (answer-type tag), per ratio.
+# Linear probes on last-prompt-token hidden states (answer-type tag): per ratio
+# and layer, with majority baseline, control-task selectivity, per-tag F1 and
+# accessibility drift (trained at ratio 0, tested at every ratio).
 
 
 rule probe:
@@ -8,10 +10,13 @@ rule probe:
             "results/{{model}}/{dataset}/{regime}/predictions.parquet", dataset=DATASETS, regime=REGIMES
         ),
     output:
-        "results/{model}/probe/probe_scores.csv",
+        scores="results/{model}/probe/probe_scores.csv",
+        tags="results/{model}/probe/probe_tags.csv",
+        drift="results/{model}/probe/probe_drift.csv",
     params:
-        test_fraction=config["probing"]["test_fraction"],
+        n_splits=config["probing"]["n_splits"],
         C=config["probing"]["C"],
+        control_by=config["probing"]["control_by"],
         seed=SEED,
     log:
         "logs/probe/{model}.log",
@@ -21,4 +26,5 @@ rule probe:
         ANALYSIS_IMAGE
     shell:
         "python -m kvroute probe --hidden {input.hidden} --predictions {input.predictions} "
-        "--test-fraction {params.test_fraction} --C {params.C} --seed {params.seed} --out {output} > {log} 2>&1"
+        "--n-splits {params.n_splits} --C {params.C} --control-by {params.control_by} --seed {params.seed} "
+        "--out {output.scores} --tags {output.tags} --drift {output.drift} > {log} 2>&1"

@@ -1,4 +1,6 @@
-# Answer scoring: token F1, gold-token recall and error class per answer.
+# Answer scoring (token F1, gold-token recall, error class per answer) and the
+# per-unit metric tables: answer breakdowns, eviction / GER from the ledger,
+# first-step routing consensus, erasure decomposition.
 
 
 rule score:
@@ -16,3 +18,29 @@ rule score:
     shell:
         "python -m kvroute score --predictions {input} --threshold {params.threshold} "
         "--tokenizer {params.tokenizer:q} --out {output} > {log} 2>&1"
+
+
+rule metrics:
+    input:
+        scores="results/{model}/{dataset}/{regime}/scores.parquet",
+        ledger="results/{model}/{dataset}/{regime}/ledger.parquet",
+        routing="results/{model}/{dataset}/{regime}/routing.npz",
+    output:
+        questions="results/{model}/{dataset}/{regime}/metrics/questions.parquet",
+        layers="results/{model}/{dataset}/{regime}/metrics/layers.parquet",
+        answers="results/{model}/{dataset}/{regime}/metrics/answers.csv",
+        eviction="results/{model}/{dataset}/{regime}/metrics/eviction.csv",
+        layer_ger="results/{model}/{dataset}/{regime}/metrics/layer_ger.csv",
+        routing="results/{model}/{dataset}/{regime}/metrics/routing.csv",
+        erasure="results/{model}/{dataset}/{regime}/metrics/erasure.csv",
+    params:
+        out_dir=subpath(output.questions, parent=True),
+    log:
+        "logs/metrics/{model}/{dataset}/{regime}.log",
+    benchmark:
+        "benchmarks/metrics/{model}/{dataset}/{regime}.tsv"
+    container:
+        ANALYSIS_IMAGE
+    shell:
+        "python -m kvroute metrics --scores {input.scores} --ledger {input.ledger} "
+        "--routing {input.routing} --out-dir {params.out_dir:q} > {log} 2>&1"

@@ -1,20 +1,37 @@
-# Statistics per model: error-rate curves with bootstrap bands, chi = dH/dalpha, cliff location.
+# Statistics per model: error-rate curves with bootstrap bands, chi = dH/dalpha,
+# cliff location and a breakpoint test, GER-hallucination (aggregate and
+# item-level), erasure decomposition, agnostic-vs-aware McNemar, per-tag tests.
 
 
 rule stats:
     input:
-        expand("results/{{model}}/{dataset}/{regime}/scores.parquet", dataset=DATASETS, regime=REGIMES),
+        scores=expand("results/{{model}}/{dataset}/{regime}/scores.parquet", dataset=DATASETS, regime=REGIMES),
+        questions=expand(
+            "results/{{model}}/{dataset}/{regime}/metrics/questions.parquet", dataset=DATASETS, regime=REGIMES
+        ),
     output:
         curves="results/{model}/stats/curves.csv",
         chi="results/{model}/stats/susceptibility.csv",
         cliff="results/{model}/stats/cliff.csv",
+        breakpoint="results/{model}/stats/breakpoint.csv",
+        mcnemar="results/{model}/stats/mcnemar.csv",
+        tags="results/{model}/stats/tags.csv",
+        ger="results/{model}/stats/ger_hallucination.csv",
+        ger_item="results/{model}/stats/ger_item_model.csv",
+        erasure="results/{model}/stats/erasure.csv",
     params:
         n_boot=config["stats"]["n_boot"],
+        ratio_term=config["stats"]["ratio_term"],
         seed=SEED,
     log:
         "logs/stats/{model}.log",
+    benchmark:
+        "benchmarks/stats/{model}.tsv"
     container:
         ANALYSIS_IMAGE
     shell:
-        "python -m kvroute stats --scores {input} --n-boot {params.n_boot} --seed {params.seed} "
-        "--curves {output.curves} --chi {output.chi} --cliff {output.cliff} > {log} 2>&1"
+        "python -m kvroute stats --scores {input.scores} --questions {input.questions} "
+        "--n-boot {params.n_boot} --seed {params.seed} --ratio-term {params.ratio_term} "
+        "--curves {output.curves} --chi {output.chi} --cliff {output.cliff} "
+        "--breakpoint {output.breakpoint} --mcnemar {output.mcnemar} --tags {output.tags} "
+        "--ger {output.ger} --ger-item {output.ger_item} --erasure {output.erasure} > {log} 2>&1"

@@ -74,7 +74,7 @@ def test_defaults_are_filled(default_config):
     filled = with_defaults(config)
     assert filled["inference"]["device"] == "cpu"
     assert filled["inference"]["attn_implementation"] == "sdpa"
-    assert filled["probing"]["test_fraction"] == 0.3
+    assert filled["probing"]["n_splits"] == 5 and filled["stats"]["ratio_term"] == "categorical"
 
 
 def test_press_list_matches_kvpress():

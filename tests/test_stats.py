@@ -172,3 +172,154 @@ def test_group_all_and_missing_columns():
         rate_curves(s.drop(columns="passage_id"), n_boot=10)
     with pytest.raises(ValueError, match="dataset"):
         rate_curves(s, n_boot=10, group=("model", "dataset"))
+
+
+# --- breakpoint, GER-hallucination, McNemar, BH, tag tests -------------------------------------------------
+
+from kvroute.stats import (bh_adjust, breakpoint_test, ger_aggregate, ger_item_model, ger_verdict,  # noqa: E402
+                           mcnemar_table, tag_tests)
+
+
+def counts_table(k_by_ratio, n=100, model="m", press="p", regime="agnostic"):
+    """Scores with exactly k hallucinations of n answers per ratio (10 passages)."""
+    rows = []
+    for r, k in k_by_ratio.items():
+        for i in range(n):
+            rows.append(dict(model=model, press=press, regime=regime, ratio=r, passage_id=f"p{i % 10}",
+                             qid=f"q{i}", error_class="hallucination" if i < k else "correct", f1=0.0))
+    return pd.DataFrame(rows)
+
+
+def test_breakpoint_finds_a_planted_cliff():
+    grid = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+    k = {r: (10 if r <= 0.7 else 60 if r == 0.8 else 85) for r in grid}
+    row = breakpoint_test(counts_table(k)).iloc[0]
+    assert row["cliff"] and row["lr_p"] < 0.01 and row["delta_aic"] > 2
+    assert 0.65 <= row["cliff_ratio"] <= 0.85
+    assert not row["at_edge"] and row["warning"] == ""
+
+
+def test_breakpoint_finds_none_in_a_straight_line():
+    grid = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+    row = breakpoint_test(counts_table({r: 10 + round(50 * r) for r in grid})).iloc[0]
+    assert not row["cliff"] and np.isnan(row["cliff_ratio"])
+    assert row["lr_p"] > 0.5 and row["best_model"] == "line"
+
+
+def test_breakpoint_warns_when_the_cliff_is_at_the_grid_edge():
+    grid = [0.0, 0.2, 0.4, 0.6, 0.8, 0.9]
+    row = breakpoint_test(counts_table({r: 90 if r == 0.9 else 5 for r in grid})).iloc[0]
+    assert row["cliff"] and row["at_edge"] and "extend the grid" in row["warning"]
+
+
+def test_breakpoint_tiny_grid_gives_a_reason():
+    row = breakpoint_test(counts_table({0.0: 5, 0.5: 50})).iloc[0]
+    assert not row["cliff"] and "need 5" in row["reason"]
+
+
+def simulate_items(ger_effect: float, seed: int = 1, n_passages: int = 40, n_q: int = 6):
+    """Questions x ratios; GER rises with ratio plus question noise; logit H = ratio trend (+ GER effect)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    ratios = np.round(np.arange(0.0, 1.0, 0.1), 1)
+    for p in range(n_passages):
+        shift = rng.normal(0, 0.5)  # passage random effect: errors cluster by passage
+        for q in range(n_q):
+            for r in ratios:
+                ger = float(np.clip(r + rng.normal(0, 0.25), 0, 1))
+                logit = -2.5 + 3.0 * r + ger_effect * ger + shift
+                h = rng.random() < 1 / (1 + np.exp(-logit))
+                rows.append(dict(model="m", regime="agnostic", press="p", dataset="d", passage_id=f"p{p}",
+                                 qid=f"p{p}q{q}", ratio=r, ger=ger,
+                                 error_class="hallucination" if h else "correct"))
+    return pd.DataFrame(rows)
+
+
+def test_item_model_recovers_a_planted_ger_effect():
+    q = simulate_items(ger_effect=3.0)
+    item = ger_item_model(q)
+    ger = item[item["term"] == "ger"].iloc[0]
+    assert ger["method"] == "gee_exchangeable" and ger["n_clusters"] == 40
+    assert ger["p"] < 1e-4 and ger["ci_lo"] < 3.0 < ger["ci_hi"]
+    verdict = ger_verdict(ger_aggregate(q), item).iloc[0]
+    assert verdict["item_significant"] and not verdict["common_trend_only"]
+
+
+def test_item_model_flags_a_common_trend_in_ratio():
+    q = simulate_items(ger_effect=0.0)
+    agg = ger_aggregate(q)
+    assert agg["pearson_r"].iloc[0] > 0.9 and agg["pearson_p"].iloc[0] < 0.001  # the paper's Fig. 24 view
+    assert agg["pearson_lo"].iloc[0] < agg["pearson_r"].iloc[0] < agg["pearson_hi"].iloc[0]
+    item = ger_item_model(q)
+    ger = item[item["term"] == "ger"].iloc[0]
+    assert ger["p"] > 0.05 and ger["ci_lo"] < 0 < ger["ci_hi"]
+    verdict = ger_verdict(agg, item).iloc[0]
+    assert verdict["common_trend_only"] and "common trend" in verdict["verdict"]
+    # A linear ratio term also absorbs this trend (it is linear on the logit scale).
+    lin = ger_item_model(q, ratio_term="linear").set_index("term")
+    assert lin.loc["ratio", "p"] < 0.001 and lin.loc["ger", "p"] > 0.05
+
+
+def test_item_model_tiny_data_gives_reasons():
+    q = simulate_items(ger_effect=0.0, n_passages=2, n_q=2)
+    item = ger_item_model(q)
+    assert item["coef"].isna().all() and "passage clusters" in item["reason"].iloc[0]
+    agg = ger_aggregate(q[q["ratio"] < 0.25])
+    assert np.isnan(agg["pearson_r"].iloc[0]) and "cells" in agg["reason"].iloc[0]
+
+
+def test_ger_aggregate_matches_scipy():
+    from scipy import stats as st
+
+    q = simulate_items(ger_effect=2.0, n_passages=10)
+    agg = ger_aggregate(q).iloc[0]
+    cells = q.assign(h=q["error_class"] == "hallucination").groupby(["press", "ratio"]).agg(g=("ger", "mean"),
+                                                                                            h=("h", "mean"))
+    assert agg["pearson_r"] == pytest.approx(st.pearsonr(cells["g"], cells["h"])[0])
+    assert agg["spearman_rho"] == pytest.approx(st.spearmanr(cells["g"], cells["h"])[0])
+    z = np.arctanh(agg["pearson_r"])
+    assert agg["pearson_hi"] == pytest.approx(np.tanh(z + 1.959964 / np.sqrt(10 - 3)), rel=1e-5)
+
+
+def test_mcnemar_on_a_constructed_table():
+    # both 5, agnostic only 10, aware only 2, neither 13.
+    agn = [1] * 5 + [1] * 10 + [0] * 2 + [0] * 13
+    awr = [1] * 5 + [0] * 10 + [1] * 2 + [0] * 13
+    rows = []
+    for regime, flags in (("agnostic", agn), ("aware", awr)):
+        for i, f in enumerate(flags):
+            rows.append(dict(model="m", dataset="d", press="p", ratio=0.5, regime=regime, qid=f"q{i}",
+                             error_class="hallucination" if f else "correct"))
+    table = mcnemar_table(pd.DataFrame(rows)).set_index("outcome")
+    h = table.loc["hallucination"]
+    assert (h["both"], h["agnostic_only"], h["aware_only"], h["neither"]) == (5, 10, 2, 13)
+    # Exact two-sided binomial on 12 discordant pairs, 2 of one kind: 2 * (1 + 12 + 66) / 4096.
+    assert h["exact"] and h["p"] == pytest.approx(158 / 4096)
+    assert h["diff"] == pytest.approx((7 - 15) / 30)
+    one_regime = mcnemar_table(pd.DataFrame(rows)[lambda d: d["regime"] == "aware"])
+    assert one_regime.empty and "p_bh" in one_regime.columns
+
+
+def test_bh_adjust_hand_checked():
+    q, reject = bh_adjust([0.01, 0.02, 0.03, 0.5, np.nan])
+    assert q[:4] == pytest.approx([0.04, 0.04, 0.04, 0.5])
+    assert np.isnan(q[4]) and reject.tolist() == [True, True, True, False, False]
+
+
+def test_tag_tests_with_bh_across_tags():
+    rows = []
+    for ratio in (0.0, 0.5):
+        for tag in ("Event", "Person", "Location"):
+            for i in range(20):
+                h = ratio == 0.5 and tag == "Event" and i < 18
+                rows.append(dict(model="m", dataset="d", regime="agnostic", press="p", ratio=ratio,
+                                 qid=f"{tag}{i}", answer_type=tag, question_type="Standard",
+                                 error_class="hallucination" if h else "correct"))
+    t = tag_tests(pd.DataFrame(rows), tags=("answer_type",))
+    row = t[(t["ratio"] == 0.5) & (t["tag"] == "Event")].iloc[0]
+    assert row["hallucination_rate"] == 0.9 and row["rest_rate"] == 0.0
+    assert row["reject_vs_rest"] and row["q_vs_rest"] < 1e-6
+    assert row["rate_ratio0"] == 0.0 and row["reject_vs_ratio0"]
+    person = t[(t["ratio"] == 0.5) & (t["tag"] == "Person")].iloc[0]
+    assert not person["reject_vs_ratio0"] and person["p_vs_ratio0"] == 1.0
+    assert t[t["ratio"] == 0.0]["p_vs_ratio0"].isna().all()

@@ -1,0 +1,119 @@
+"""Analysis subcommands (metrics, probe, stats) for ``python -m kvroute``.
+
+kvroute/cli.py registers them with ``add_parsers(sub)``; this module can
+also run on its own: ``python -m kvroute.analysis_cli metrics ...``.
+Each command reads files, calls package functions and writes atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _cat_parquet(paths):
+    import pandas as pd
+
+    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+
+
+def cmd_metrics(a):
+    import numpy as np
+    import pandas as pd
+
+    from kvroute.io import write_csv, write_parquet
+    from kvroute.metrics import build_metrics
+    from kvroute.metrics.build import OUTPUTS
+
+    routing = None
+    if a.routing:
+        with np.load(a.routing) as z:
+            routing = {k: z[k] for k in z.files}
+    tables = build_metrics(pd.read_parquet(a.scores), pd.read_parquet(a.ledger), routing)
+    missing = int((~tables["questions"]["ledger_found"]).sum())
+    if missing:
+        log.warning("%d answer rows have no ledger entry; their eviction metrics are NaN", missing)
+    out = Path(a.out_dir)
+    for key, name in OUTPUTS.items():
+        (write_parquet if name.endswith(".parquet") else write_csv)(tables[key], out / name)
+
+
+def cmd_probe(a):
+    from kvroute import probing
+    from kvroute.io import write_csv
+
+    table, states = probing.load_states(a.hidden, a.predictions)
+    scores, tags = probing.run_probes(table, states, n_splits=a.n_splits, C=a.C, seed=a.seed,
+                                      control_by=a.control_by, by_dataset=not a.pooled_only)
+    drift = probing.drift_probes(table, states, n_splits=a.n_splits, C=a.C, seed=a.seed,
+                                 by_dataset=not a.pooled_only)
+    write_csv(scores, a.out)
+    write_csv(tags, a.tags)
+    write_csv(drift, a.drift)
+
+
+def cmd_stats(a):
+    from kvroute import stats
+    from kvroute.io import write_csv
+    from kvroute.metrics import erasure_table
+
+    scores = _cat_parquet(a.scores)
+    write_csv(stats.rate_curves(scores, n_boot=a.n_boot, seed=a.seed), a.curves)
+    write_csv(stats.susceptibility(scores, n_boot=a.n_boot, seed=a.seed), a.chi)
+    write_csv(stats.cliff_location(scores, n_boot=a.n_boot, seed=a.seed), a.cliff)
+    write_csv(stats.breakpoint_test(scores), a.breakpoint)
+    write_csv(stats.mcnemar_table(scores), a.mcnemar)
+    write_csv(stats.tag_tests(scores), a.tags)
+    questions = _cat_parquet(a.questions)
+    item = stats.ger_item_model(questions, ratio_term=a.ratio_term)
+    write_csv(stats.ger_verdict(stats.ger_aggregate(questions), item), a.ger)
+    write_csv(item, a.ger_item)
+    write_csv(erasure_table(questions), a.erasure)
+
+
+def add_parsers(sub) -> None:
+    """Register the metrics, probe and stats subcommands on an argparse subparsers object."""
+    s = sub.add_parser("metrics", help="answer, eviction (GER), routing and erasure tables for one unit")
+    s.add_argument("--scores", required=True, help="scores.parquet of one model x dataset x regime")
+    s.add_argument("--ledger", required=True)
+    s.add_argument("--routing", help="routing.npz (optional: routing tables come out empty without it)")
+    s.add_argument("--out-dir", required=True, help="writes questions.parquet, layers.parquet and *.csv")
+    s.set_defaults(func=cmd_metrics)
+
+    s = sub.add_parser("probe", help="answer-type probes with control tasks and accessibility drift")
+    s.add_argument("--hidden", nargs="+", required=True)
+    s.add_argument("--predictions", nargs="+", required=True)
+    s.add_argument("--n-splits", type=int, default=5, help="passage-disjoint folds (fewer if fewer passages)")
+    s.add_argument("--C", type=float, default=1.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--control-by", choices=["question", "passage"], default="question")
+    s.add_argument("--pooled-only", action="store_true", help="only dataset 'all', no per-dataset probes")
+    s.add_argument("--out", required=True, help="probe_scores.csv")
+    s.add_argument("--tags", required=True, help="per-tag F1 CSV")
+    s.add_argument("--drift", required=True, help="accessibility drift CSV")
+    s.set_defaults(func=cmd_probe)
+
+    s = sub.add_parser("stats", help="curves, cliff, breakpoint, GER-hallucination, McNemar, tag tests")
+    s.add_argument("--scores", nargs="+", required=True)
+    s.add_argument("--questions", nargs="+", required=True, help="metrics/questions.parquet files")
+    s.add_argument("--n-boot", type=int, default=1000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--ratio-term", choices=["categorical", "linear"], default="categorical")
+    for name in ("curves", "chi", "cliff", "breakpoint", "mcnemar", "tags", "ger", "ger-item", "erasure"):
+        s.add_argument(f"--{name}", required=True)
+    s.set_defaults(func=cmd_stats)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="kvroute.analysis_cli", description=__doc__)
+    add_parsers(p.add_subparsers(dest="command", required=True))
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

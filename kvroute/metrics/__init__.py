@@ -1,0 +1,19 @@
+"""Tidy metric tables computed offline from the inference artifacts.
+
+- answers:   F1 / recall / error-class breakdowns by tag
+- eviction:  eviction rate, GER (global and per layer), erasure, null-model GER
+- consensus: first-decode-step routing consensus and agreement rho per layer
+- erasure:   Pr(F|E), Pr(E), Pr(F|not E) (paper section 6.4)
+
+Definitions: DESIGN.md "Definitions" and paper sections 5.1 and 6.
+"""
+
+from kvroute.metrics.answers import TAGS, answer_breakdown
+from kvroute.metrics.consensus import head_agreement, routing_per_question, routing_summary
+from kvroute.metrics.erasure import erasure_table
+from kvroute.metrics.eviction import eviction_per_question, eviction_summary, ledger_stats, null_evicted_probability
+from kvroute.metrics.build import build_metrics
+
+__all__ = ["TAGS", "answer_breakdown", "head_agreement", "routing_per_question", "routing_summary",
+           "erasure_table", "eviction_per_question", "eviction_summary", "ledger_stats",
+           "null_evicted_probability", "build_metrics"]

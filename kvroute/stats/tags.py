@@ -1,0 +1,72 @@
+"""Which tags (answer type, question type, direction, hop) fail differently?
+
+Two tests per tag, each Benjamini-Hochberg corrected across the tags of one
+family (one model, dataset, regime, press, ratio and tag dimension):
+
+- tag_vs_rest: Fisher's exact test of the tag's hallucination rate against the
+  other tags' at the same ratio (heterogeneity across tags).
+- vs_ratio0: McNemar test of the same questions at this ratio vs ratio 0 (does
+  this tag degrade yet?). Paired by qid; ratio 0 rows give no test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import fisher_exact
+
+from kvroute.stats.curves import wilson_interval
+from kvroute.stats.multiple import bh_adjust
+from kvroute.stats.paired import mcnemar_counts
+
+TAGS = ("answer_type", "question_type", "direction", "hop")
+GROUP = ("model", "dataset", "regime", "press", "ratio")
+
+
+def _base_flags(scores: pd.DataFrame, group: list[str]) -> pd.Series:
+    """Hallucination at ratio 0 per (group without ratio, qid)."""
+    keys = [c for c in group if c != "ratio"] + ["qid"]
+    base = scores[np.isclose(scores["ratio"].to_numpy(float), 0.0)]
+    return (base["error_class"].astype(str) == "hallucination").groupby([base[k] for k in keys]).first()
+
+
+def tag_tests(scores: pd.DataFrame, tags=TAGS, group=GROUP, alpha: float = 0.05) -> pd.DataFrame:
+    """Columns: *group, tag_kind, tag, n, hallucinations, hallucination_rate, wilson_lo,
+    wilson_hi, rest_rate, odds_ratio, p_vs_rest, q_vs_rest, reject_vs_rest,
+    rate_ratio0, p_vs_ratio0, q_vs_ratio0, reject_vs_ratio0.
+    """
+    group = [c for c in group if c in scores.columns]
+    base = _base_flags(scores, group)
+    base_keys = [c for c in group if c != "ratio"] + ["qid"]
+    rows = []
+    for key, cell in scores.groupby(group, sort=True, dropna=False):
+        key = dict(zip(group, key if isinstance(key, tuple) else (key,)))
+        h = (cell["error_class"].astype(str) == "hallucination").to_numpy()
+        at_zero = np.isclose(float(key.get("ratio", 0.0)), 0.0)
+        for kind in [t for t in tags if t in cell.columns]:
+            values = cell[kind]
+            family = []
+            for tag in sorted(values.dropna().unique(), key=str):
+                m = (values == tag).to_numpy()
+                k, n, k_rest, n_rest = int(h[m].sum()), int(m.sum()), int(h[~m].sum()), int((~m).sum())
+                lo, hi = wilson_interval(k, n)
+                row = {**key, "tag_kind": kind, "tag": str(tag), "n": n, "hallucinations": k,
+                       "hallucination_rate": k / n, "wilson_lo": lo, "wilson_hi": hi,
+                       "rest_rate": k_rest / n_rest if n_rest else np.nan, "odds_ratio": np.nan,
+                       "p_vs_rest": np.nan, "rate_ratio0": np.nan, "p_vs_ratio0": np.nan}
+                if n_rest:
+                    row["odds_ratio"], row["p_vs_rest"] = fisher_exact([[k, n - k], [k_rest, n_rest - k_rest]])
+                if not at_zero:
+                    idx = pd.MultiIndex.from_frame(cell.loc[m, base_keys].astype(object))
+                    b = base.reindex(idx).to_numpy()
+                    ok = pd.notna(b)
+                    if ok.any():
+                        row["rate_ratio0"] = float(b[ok].astype(bool).mean())
+                        row["p_vs_ratio0"] = mcnemar_counts(b[ok].astype(bool), h[m][ok])["p"]
+                family.append(row)
+            for test in ("vs_rest", "vs_ratio0"):
+                q, rej = bh_adjust([r[f"p_{test}"] for r in family], alpha)
+                for r, qi, ri in zip(family, q, rej):
+                    r[f"q_{test}"], r[f"reject_{test}"] = qi, bool(ri)
+            rows.extend(family)
+    return pd.DataFrame(rows)
