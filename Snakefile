@@ -51,3 +51,5 @@ rule all:
         "figures/safety_cliff.pdf",
         "results/tables/dataset_stats.csv",
         expand("results/{model}/probe/probe_scores.csv", model=MODELS),
+        expand("results/{model}/stats/breakpoint.csv", model=MODELS),
+        expand("results/{model}/stats/ger_hallucination.csv", model=MODELS),
