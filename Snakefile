@@ -23,6 +23,9 @@ if not workflow.overwrite_configfiles:
 include: "rules/common.smk"
 
 
+report: "report/workflow.rst"
+
+
 wildcard_constraints:
     model="|".join(map(re.escape, config["models"])),
     dataset="|".join(map(re.escape, config["datasets"])),
@@ -48,7 +51,8 @@ include: "rules/figures.smk"
 rule all:
     default_target: True
     input:
-        "figures/safety_cliff.pdf",
+        FIGURES,
+        TABLES,
         "results/tables/dataset_stats.csv",
         expand("results/{model}/probe/probe_scores.csv", model=MODELS),
         expand("results/{model}/stats/breakpoint.csv", model=MODELS),

@@ -5,7 +5,8 @@ model x dataset x regime. All use the same files, so merging is concatenation:
 
 - predictions.parquet: one row per question x press x ratio
 - hidden.npz:  states (rows, probe_layers, hidden) fp16, layers, and the row index
-- routing.npz: argmax (rows, layers, q_heads) int32, answer_mass fp16, and the row index
+- routing.npz: argmax (rows, layers, q_heads) int32, answer_mass fp16, reachable bool and
+  reach_fraction fp16 (T_ans reachable from the query, paper Definition 2), and the row index
 - ledger.parquet: packed kept-bits per passage x press x ratio
 
 Rows of the .npz files align with predictions.parquet (same order; qid, press
@@ -42,7 +43,8 @@ def _save_npz(path: Path, arrays: dict) -> None:
 
 
 def write(outputs: dict, rows: list[dict], ledger_rows: list[dict], hidden: np.ndarray, layers: list[int],
-          argmax: np.ndarray, answer_mass: np.ndarray) -> None:
+          argmax: np.ndarray, answer_mass: np.ndarray, reachable: np.ndarray | None = None,
+          reach_fraction: np.ndarray | None = None) -> None:
     """Write one unit; predictions last, so its presence means the unit is complete."""
     table = pd.DataFrame(rows)
     if "model" in table:
@@ -50,7 +52,10 @@ def write(outputs: dict, rows: list[dict], ledger_rows: list[dict], hidden: np.n
     table["hop"] = table["hop"].astype("Int64")
     index = _row_index(table)
     _save_npz(outputs["hidden"], {"states": hidden, "layers": np.asarray(layers), **index})
-    _save_npz(outputs["routing"], {"argmax": argmax, "answer_mass": answer_mass, **index})
+    n = len(table)
+    reach = {"reachable": np.zeros(n, dtype=bool) if reachable is None else reachable,
+             "reach_fraction": np.full(n, np.nan, np.float16) if reach_fraction is None else reach_fraction}
+    _save_npz(outputs["routing"], {"argmax": argmax, "answer_mass": answer_mass, **reach, **index})
     write_parquet(pd.DataFrame(ledger_rows), outputs["ledger"])
     write_parquet(table, outputs["predictions"])
 

@@ -78,17 +78,6 @@ def cmd_score(a):
     write_parquet(scored, a.out)
 
 
-def cmd_safety_cliff(a):
-    import pandas as pd
-
-    from kvroute.figures.safety_cliff import plot_safety_cliff
-
-    def cat(paths):
-        return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-
-    plot_safety_cliff(cat(a.curves), cat(a.chi), cat(a.cliff), a.out)
-
-
 def cmd_validate_config(a):
     import yaml
 
@@ -152,13 +141,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_score)
 
-    s = sub.add_parser("safety-cliff", help="draw figures/safety_cliff.pdf")
-    s.add_argument("--curves", nargs="+", required=True)
-    s.add_argument("--chi", nargs="+", required=True)
-    s.add_argument("--cliff", nargs="+", required=True)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_safety_cliff)
-
     s = sub.add_parser("validate-config", help="check config files against the schema")
     s.add_argument("configs", nargs="+")
     s.set_defaults(func=cmd_validate_config)
@@ -166,6 +148,9 @@ def parser() -> argparse.ArgumentParser:
     from kvroute.analysis_cli import add_parsers
 
     add_parsers(sub)  # metrics, probe, stats
+    from kvroute.figures_cli import add_parsers as add_figure_parsers
+
+    add_figure_parsers(sub)  # figure FAMILY, tables
     return p
 
 

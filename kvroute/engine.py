@@ -244,7 +244,8 @@ class Answers:
 @torch.inference_mode()
 def answer(model, tokenizer, cell: Cell, context_length: int, question_ids: list[torch.Tensor],
            max_new_tokens: int, probe_layers: list[int] | None = None, routing: bool = False,
-           evidence: list[list[int]] | None = None) -> Answers:
+           evidence: list[list[int]] | None = None, context_edges: torch.Tensor | None = None,
+           reach_threshold: float | None = None) -> Answers:
     """Greedy answers to all questions from one compressed cache, as one batch.
 
     Questions are left-padded; padding sits between the cached context and the
@@ -275,7 +276,7 @@ def answer(model, tokenizer, cell: Cell, context_length: int, question_ids: list
     probe = None
     if routing:
         probe = RoutingProbe(modules, cell.positions, cell.masked, [width - n for n in lengths], width,
-                             context_length, evidence)
+                             context_length, evidence, context_edges, reach_threshold)
     with applied_masks(modules, cell, batch):
         with probe.attached() if probe else contextlib.nullcontext():
             out = model(

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from kvroute import artifacts, engine, evidence, ledger, prompts
+from kvroute import artifacts, engine, evidence, ledger, prompts, routing
 from kvroute import presses as press_registry
 from kvroute.datasets import load_jsonl
 from kvroute.models import load as load_model
@@ -64,13 +64,18 @@ def _cells_for(model, pre, presses: dict, ratios: list[float]):
 
 
 def answer_in_batches(model, tokenizer, cell, context_length, question_ids, evidence_positions,
-                      max_new_tokens, max_batch, probe_layers):
-    """Answer in batches of at most ``max_batch`` questions; on CUDA OOM halve the batch and retry."""
+                      max_new_tokens, max_batch, probe_layers, context_edges=None, reach_threshold=None):
+    """Answer in batches of at most ``max_batch`` questions; on CUDA OOM halve the batch and retry.
+
+    Returns the outputs and the batch size that worked, which later cells start from.
+    """
+    max_batch = min(max_batch, len(question_ids))
     while True:
         try:
             outs = [engine.answer(model, tokenizer, cell, context_length, question_ids[i:i + max_batch],
                                   max_new_tokens, probe_layers, routing=True,
-                                  evidence=evidence_positions[i:i + max_batch])
+                                  evidence=evidence_positions[i:i + max_batch], context_edges=context_edges,
+                                  reach_threshold=reach_threshold)
                     for i in range(0, len(question_ids), max_batch)]
             return outs, max_batch
         except torch.cuda.OutOfMemoryError:
@@ -82,7 +87,8 @@ def answer_in_batches(model, tokenizer, cell, context_length, question_ids, evid
 
 
 def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, ratios: list[float],
-                   max_new_tokens: int, max_batch: int, probe_layers: list[int]) -> dict:
+                   max_new_tokens: int, max_batch: int, probe_layers: list[int],
+                   reach_threshold: float | None = None) -> dict:
     """Everything one passage contributes: prediction rows, hidden states, routing, ledger rows."""
     questions = [q["question"] for q in record["questions"]]
     context = prompts.build_context(record["passage"], questions, regime)
@@ -91,15 +97,21 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
     t_ans = [evidence.token_positions(tokenizer, context_text, record["passage"], q["evidence"])
              for q in record["questions"]]
     pre = engine.prefill(model, context_ids)
-    out = {"rows": [], "hidden": [], "argmax": [], "mass": [], "ledger": [],
+    edges = routing.prefill_edges(pre, reach_threshold) if reach_threshold else None
+    out = {"rows": [], "hidden": [], "argmax": [], "mass": [], "reachable": [], "reach_fraction": [], "ledger": [],
            "counters": {"prefill_tokens": pre.length, "question_tokens": 0, "decode_steps": 0, "decode_tokens": 0}}
     for name, ratio, cell in _cells_for(model, pre, presses, ratios):
         answers, max_batch = answer_in_batches(model, tokenizer, cell, pre.length, question_ids, t_ans,
-                                               max_new_tokens, max_batch, probe_layers)
+                                               max_new_tokens, max_batch, probe_layers, edges, reach_threshold)
         texts = [t for a in answers for t in a.texts]
         hidden = torch.cat([a.hidden for a in answers]).to(torch.float16).numpy()
         argmax = torch.cat([a.routing.argmax for a in answers]).to(torch.int32).numpy()
         mass = torch.cat([a.routing.answer_mass for a in answers]).to(torch.float16).numpy()
+        n = len(texts)
+        reachable = (torch.cat([a.routing.reachable for a in answers]).numpy() if edges is not None
+                     else np.zeros(n, dtype=bool))
+        reach_fraction = (torch.cat([a.routing.reach_fraction for a in answers]).to(torch.float16).numpy()
+                          if edges is not None else np.full(n, np.nan, dtype=np.float16))
         out["counters"]["decode_steps"] += sum(a.decode_steps for a in answers)
         out["counters"]["decode_tokens"] += sum(a.decode_tokens for a in answers)
         out["counters"]["question_tokens"] += sum(a.prompt_tokens for a in answers)
@@ -122,6 +134,8 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
                 out["hidden"].append(hidden[i])
                 out["argmax"].append(argmax[i])
                 out["mass"].append(mass[i])
+                out["reachable"].append(reachable[i])
+                out["reach_fraction"].append(reach_fraction[i])
     return out
 
 
@@ -176,13 +190,14 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
     for record in tqdm(todo, desc=f"{model_name}/{records[0]['dataset']}/{regime}", unit="passage", mininterval=5):
         out = answer_passage(
             model, tokenizer, record, regime, presses, ratios, int(inference.get("max_new_tokens", 16)),
-            int(inference.get("max_batch_questions", 64)), probe_layers)
+            int(inference.get("max_batch_questions", 64)), probe_layers, inference.get("reachability_threshold"))
         for key in totals:
             totals[key] += out["counters"][key]
         for row in out["rows"] + out["ledger"]:
             row["model"] = model_name
         artifacts.write(artifacts.paths_in(parts / record["passage_id"]), out["rows"], out["ledger"],
-                        np.stack(out["hidden"]), probe_layers, np.stack(out["argmax"]), np.stack(out["mass"]))
+                        np.stack(out["hidden"]), probe_layers, np.stack(out["argmax"]), np.stack(out["mass"]),
+                        np.array(out["reachable"], dtype=bool), np.array(out["reach_fraction"], dtype=np.float16))
     log.info("done in %.1fs: %s", time.time() - t0, totals)
     artifacts.merge([artifacts.paths_in(parts / r["passage_id"]) for r in records], outputs)
     shutil.rmtree(parts, ignore_errors=True)

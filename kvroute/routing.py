@@ -22,6 +22,57 @@ from transformers.models.llama.modeling_llama import apply_rotary_pos_emb, repea
 class Routing:
     argmax: torch.Tensor  # (batch, layers, query_heads) position in the prompt; question tokens are >= context length
     answer_mass: torch.Tensor  # (batch, layers, query_heads) attention mass on T_ans
+    reachable: torch.Tensor | None = None  # (batch,) bool: some t in T_ans reachable from the query (Definition 2)
+    reach_fraction: torch.Tensor | None = None  # (batch,) share of T_ans reachable
+
+
+@torch.inference_mode()
+def prefill_edges(pre, threshold: float) -> torch.Tensor:
+    """(layers, T, T) bool: context token i reads token j at layer l (some head weight > threshold).
+
+    The prefill attends over the whole, uncompressed context (kvpress compresses
+    after each layer's prefill), so these edges do not depend on the press.
+    """
+    edges = []
+    for (module, hidden, kwargs), keys in zip(pre.layer_inputs, pre.keys):
+        cos, sin = kwargs["position_embeddings"]
+        query = get_prerope_query_states(module, hidden)
+        query, _ = apply_rotary_pos_emb(query, query, cos, sin)
+        groups = query.shape[1] // keys.shape[1]
+        scores = (query.float() @ repeat_kv(keys, groups).float().transpose(-1, -2)) * module.scaling
+        length = keys.shape[2]
+        causal = torch.ones(length, length, dtype=torch.bool, device=scores.device).triu(1)
+        weights = scores.masked_fill(causal, float("-inf")).softmax(-1)
+        edges.append((weights[0] > threshold).any(0).cpu())
+    return torch.stack(edges)
+
+
+def reachability(context_edges: torch.Tensor, question_edges: list[torch.Tensor], query: int,
+                 evidence: list[int]) -> tuple[bool, float]:
+    """Is some evidence position reachable from the query through the compressed token-attention graph?
+
+    ``context_edges`` (layers, T, T) come from the prefill; ``question_edges[l]``
+    (q_len, T + q_len) are the question tokens' edges at layer l over the
+    compressed cache. Walking down from the top layer, a node matters at layer
+    l if it matters at l+1 (residual stream) or a node that matters reads it at l.
+    """
+    n_layers, t, _ = context_edges.shape
+    q_len = question_edges[0].shape[0]
+    live = torch.zeros(t + q_len, dtype=torch.bool)
+    live[query] = True
+    for layer in range(n_layers - 1, -1, -1):
+        reads = torch.zeros_like(live)
+        ctx_rows = live[:t]
+        if ctx_rows.any():
+            reads[:t] |= context_edges[layer][ctx_rows].any(0)
+        q_rows = live[t:]
+        if q_rows.any():
+            reads |= question_edges[layer][q_rows].any(0)
+        live |= reads
+    if not evidence:
+        return False, float("nan")
+    hit = live[torch.tensor(evidence)]
+    return bool(hit.any()), float(hit.float().mean())
 
 
 class RoutingProbe:
@@ -33,7 +84,8 @@ class RoutingProbe:
     """
 
     def __init__(self, modules, positions, masked, pad: list[int], width: int, context_length: int,
-                 evidence: list[list[int]] | None):
+                 evidence: list[list[int]] | None, context_edges: torch.Tensor | None = None,
+                 threshold: float | None = None):
         self.modules = modules
         self.positions = positions
         self.masked = masked
@@ -41,8 +93,11 @@ class RoutingProbe:
         self.width = width
         self.context_length = context_length
         self.evidence = evidence
+        self.context_edges = context_edges
+        self.threshold = threshold
         self.argmax: dict[int, torch.Tensor] = {}
         self.mass: dict[int, torch.Tensor] = {}
+        self.question_edges: dict[int, torch.Tensor] = {}
 
     def _slot_positions(self, layer: int, batch: int) -> torch.Tensor:
         """(batch, kv_heads, slots) prompt position of every key slot; -1 marks padding."""
@@ -80,7 +135,29 @@ class RoutingProbe:
                     wanted = torch.tensor(positions, device=slot_pos_q.device)
                     on_answer[b] = torch.isin(slot_pos_q[b], wanted)
             self.mass[layer] = (weights * on_answer).sum(-1).cpu()
+        if self.context_edges is not None:
+            self.question_edges[layer] = self._question_edges(module, kwargs, keys, slot_pos_q, blocked)
         return output
+
+    def _question_edges(self, module, kwargs, keys, slot_pos_q, blocked) -> torch.Tensor:
+        """(batch, width, T + width) bool edges of every question token at this layer."""
+        cos, sin = kwargs["position_embeddings"]
+        query = get_prerope_query_states(module, kwargs["hidden_states"])  # (batch, q_heads, width, dim)
+        query, _ = apply_rotary_pos_emb(query, query, cos, sin)
+        groups = query.shape[1] // keys.shape[1]
+        scores = (query.float() @ repeat_kv(keys, groups).float().transpose(-1, -2)) * module.scaling
+        n_cached = keys.shape[2] - self.width
+        future = torch.zeros(self.width, keys.shape[2], dtype=torch.bool, device=scores.device)
+        future[:, n_cached:] = torch.ones(self.width, self.width, dtype=torch.bool, device=scores.device).triu(1)
+        hidden = blocked[:, :, None, :] | future
+        weights = scores.masked_fill(hidden, float("-inf")).softmax(-1).nan_to_num(0.0)  # padded rows are all -inf
+        n_nodes = self.context_length + self.width
+        target = slot_pos_q[:, :, None, :].expand_as(weights).clamp(min=0)
+        target = torch.where(weights > self.threshold, target, torch.full_like(target, n_nodes))
+        batch, heads, width, slots = weights.shape
+        edges = torch.zeros(batch, width, n_nodes + 1, dtype=torch.bool, device=weights.device)
+        edges.scatter_(2, target.permute(0, 2, 1, 3).reshape(batch, width, heads * slots), True)
+        return edges[..., :n_nodes].cpu()
 
     @contextlib.contextmanager
     def attached(self):
@@ -96,4 +173,14 @@ class RoutingProbe:
         argmax = torch.stack([self.argmax[l] for l in layers], dim=1)
         mass = (torch.stack([self.mass[l] for l in layers], dim=1) if self.mass
                 else torch.full(argmax.shape, float("nan")))
-        return Routing(argmax=argmax, answer_mass=mass)
+        reachable = fraction = None
+        if self.context_edges is not None:
+            reachable, fraction = torch.zeros(len(self.pad), dtype=torch.bool), torch.zeros(len(self.pad))
+            t = self.context_length
+            for b, pad in enumerate(self.pad):
+                q_len = self.width - pad
+                # Row b's question tokens are nodes t..t+q_len-1; its padding rows are dropped.
+                rows = [self.question_edges[l][b, pad:, : t + q_len] for l in layers]
+                reachable[b], fraction[b] = reachability(self.context_edges, rows, t + q_len - 1,
+                                                         self.evidence[b] if self.evidence else [])
+        return Routing(argmax=argmax, answer_mass=mass, reachable=reachable, reach_fraction=fraction)

@@ -33,6 +33,7 @@ rule metrics:
         layer_ger="results/{model}/{dataset}/{regime}/metrics/layer_ger.csv",
         routing="results/{model}/{dataset}/{regime}/metrics/routing.csv",
         erasure="results/{model}/{dataset}/{regime}/metrics/erasure.csv",
+        reachability="results/{model}/{dataset}/{regime}/metrics/reachability.csv",
     params:
         out_dir=subpath(output.questions, parent=True),
     log:

@@ -45,3 +45,29 @@ def smollm2(smollm2_manifest):
 
     torch.set_num_threads(2)
     return models.load(smollm2_manifest, device="cpu", dtype="float32", attn_implementation="sdpa")
+
+
+def run_snakemake(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 600):
+    """Run snakemake from ``cwd`` on the repo's Snakefile; returns the CompletedProcess."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--nolock", *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+
+
+SMALL_CONFIG = REPO / "config" / "ci_small.yaml"
+
+
+def small_target_run(workdir: Path, *extra: str, env: dict | None = None) -> Path:
+    """The CI small-model target (SmolLM2, one dataset, two ratios), run for real into ``workdir``."""
+    out = run_snakemake("--cores", "2", "--configfile", str(SMALL_CONFIG), "--directory", str(workdir), *extra,
+                        env=env, timeout=1500)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
+    return workdir
+
+
+@pytest.fixture(scope="session")
+def small_target(tmp_path_factory) -> Path:
+    return small_target_run(tmp_path_factory.mktemp("small-target"))

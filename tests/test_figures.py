@@ -73,3 +73,260 @@ def test_save_figure_replaces_existing_file(tmp_path):
     save_figure(fig, target)
     plt.close(fig)
     _assert_written(target, tmp_path / "f.png")
+
+
+# ---------------------------------------------------------------------------
+# Every other figure family, from small constructed tables (CI has no results/).
+
+import numpy as np  # noqa: E402
+
+from kvroute.figures import errors, erasure, eviction_maps, ger, performance, probing, routing, tags  # noqa: E402
+from kvroute.figures.safety_cliff import pool_ger  # noqa: E402
+from kvroute.ledger import pack  # noqa: E402
+from kvroute.metrics import erasure_table  # noqa: E402
+from kvroute.metrics.answers import answer_breakdown  # noqa: E402
+
+FULL = dict(models=("org/model-a", "model-b"), datasets=("base", "hops"), presses=("adakv_ea", "chunk_ea"),
+            regimes=("agnostic", "aware"), ratios=(0.0, 0.3, 0.6, 0.9))
+MINIMAL = dict(models=("m",), datasets=("base",), presses=("adakv_ea",), regimes=("agnostic",), ratios=(0.0, 0.9))
+GRIDS = pytest.mark.parametrize("grid", [MINIMAL, FULL], ids=["minimal", "full"])
+
+
+def _questions(models, datasets, presses, regimes, ratios, passages=3, per=4):
+    """One row per answer with every column the metric tables carry."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for m in models:
+        for d in datasets:
+            for g in regimes:
+                for p in presses:
+                    for r in ratios:
+                        for i in range(passages):
+                            for q in range(per):
+                                ger_q = float(min(1.0, max(0.0, r ** 3 + rng.normal(0, 0.05))))
+                                bad = rng.random() < 0.2 + 0.7 * r
+                                cls = "hallucination" if bad else ("unknown" if q == 3 and r > 0.5 else "correct")
+                                rows.append(dict(
+                                    model=m, dataset=d, regime=g, press=p, ratio=r, passage_id=f"{d}-{i}",
+                                    qid=f"{d}-{i}-q{q}", error_class=cls, f1=0.0 if bad else 1.0,
+                                    recall=0.0 if bad else 1.0, answer_type=["Person", "Location"][q % 2],
+                                    question_type=["Standard", "Manipulated"][q // 2 % 2],
+                                    direction=["FWD", "REV"][q % 2], hop=(q % 2 + 1) if d == "hops" else None,
+                                    ger=ger_q, erased=float(ger_q > 0.5), evidence_positions=[2 + q, 3 + q]))
+    df = pd.DataFrame(rows)
+    df["hop"] = df["hop"].astype("Int64")
+    df["error_class"] = df["error_class"].astype("string")
+    return df
+
+
+def _answers(grid):
+    return answer_breakdown(_questions(**grid))
+
+
+def _eviction(grid):
+    q = _questions(**grid)
+    out = q.groupby(["model", "dataset", "regime", "press", "ratio"], as_index=False).agg(
+        n=("ger", "size"), ger=("ger", "mean"))
+    out["n_with_evidence"] = out["n"]
+    out["eviction_rate"] = out["ratio"] ** 2
+    out["null_ger"] = out["ratio"] ** 4
+    return out
+
+
+def _routing(grid, layers=4):
+    rows = []
+    for m in grid["models"]:
+        for d in grid["datasets"]:
+            for g in grid["regimes"]:
+                for p in grid["presses"]:
+                    for r in grid["ratios"]:
+                        for layer in range(layers):
+                            rows.append(dict(model=m, dataset=d, regime=g, press=p, ratio=r, layer=layer, n=6,
+                                             consensus=0.3 + 0.1 * layer * (1 - r), rho=0.5 - 0.05 * layer,
+                                             on_answer=0.1, answer_mass=0.05))
+    return pd.DataFrame(rows)
+
+
+def _ledger(grid, tokens=40, layers=3, heads=2):
+    rng = np.random.default_rng(1)
+    rows = []
+    for m in grid["models"]:
+        for p in grid["presses"]:
+            for r in grid["ratios"]:
+                for i in range(2):
+                    kept = rng.random((layers, heads, tokens)) >= r
+                    rows.append(dict(model=m, dataset="base", regime="agnostic", passage_id=f"base-{i}", press=p,
+                                     ratio=r, **pack(kept)))
+    return pd.DataFrame(rows)
+
+
+def _probe(grid, layers=(6, 12)):
+    scores, tag_rows, drift = [], [], []
+    for m in grid["models"]:
+        for g in grid["regimes"]:
+            for p in grid["presses"]:
+                for r in grid["ratios"]:
+                    for layer in layers:
+                        key = dict(model=m, dataset="all", regime=g, press=p, layer=layer)
+                        scores.append(dict(key, ratio=r, macro_f1=0.8 - 0.3 * r, control_macro_f1=0.3,
+                                           majority_macro_f1=0.2))
+                        drift.append(dict(key, train_ratio=0.0, ratio=r, macro_f1=0.8 - 0.5 * r))
+                        for t in ("Person", "Location", "Event"):
+                            tag_rows.append(dict(key, ratio=r, tag=t, f1=0.9 - 0.4 * r, support=5))
+    return pd.DataFrame(scores), pd.DataFrame(tag_rows), pd.DataFrame(drift)
+
+
+def _chi_cliff(grid):
+    from kvroute.stats import cliff_location, susceptibility
+
+    q = _questions(**grid)
+    return susceptibility(q, n_boot=20), cliff_location(q, n_boot=20)
+
+
+def _verdict(grid):
+    return pd.DataFrame([dict(model=m, regime=g, pearson_r=0.8, pearson_lo=0.5, pearson_hi=0.9, item_ger_coef=1.2,
+                              item_ger_p=0.03, item_significant=True, common_trend_only=False)
+                         for m in grid["models"] for g in grid["regimes"]])
+
+
+def _draw(name, grid, out):
+    """Draw family `name` from inputs built for `grid`."""
+    if name == "performance":
+        return performance.plot_performance(_answers(grid), out)
+    if name == "recall":
+        return performance.plot_performance(_answers(grid), out, metric="recall_mean")
+    if name == "direction":
+        return performance.plot_direction(_answers(grid), out)
+    if name == "tags":
+        return tags.plot_tags(_answers(grid), out, dataset="base", tag_kind="answer_type")
+    if name == "error_rates":
+        return errors.plot_error_rates(_answers(grid), out)
+    if name == "eviction_rates":
+        return errors.plot_eviction_rates(_eviction(grid), out)
+    if name == "susceptibility":
+        return errors.plot_susceptibility(*_chi_cliff(grid), out)
+    if name == "routing":
+        return routing.plot_consensus(_routing(grid), out)
+    if name == "eviction_maps":
+        return eviction_maps.plot_eviction_maps(_ledger(grid), _questions(**grid), out)
+    if name == "ger":
+        return ger.plot_ger_hallucination(ger.ger_cells(_questions(**grid)), _verdict(grid), out)
+    if name == "probe_tags":
+        scores, tag_rows, _ = _probe(grid)
+        return probing.plot_probe_tags(tag_rows, scores, out)
+    if name == "probe_drift":
+        scores, _, drift = _probe(grid)
+        return probing.plot_probe_drift(drift, out, scores=scores)
+    if name == "erasure":
+        return erasure.plot_erasure(erasure_table(_questions(**grid)), out)
+    if name == "reachability":
+        curves = rate_curves(_questions(**grid), n_boot=10).rename(columns={"correct_rate": "reachable_rate"})
+        return erasure.plot_reachability(curves, out)
+    raise AssertionError(name)
+
+
+FAMILIES = ["performance", "recall", "direction", "tags", "error_rates", "eviction_rates", "susceptibility",
+            "routing", "eviction_maps", "ger", "probe_tags", "probe_drift", "erasure", "reachability"]
+
+
+@GRIDS
+@pytest.mark.parametrize("name", FAMILIES)
+def test_family_writes_pdf_and_png(tmp_path, name, grid):
+    pdf, png = _draw(name, grid, tmp_path / f"{name}.pdf")
+    assert (pdf, png) == (tmp_path / f"{name}.pdf", tmp_path / f"{name}.png")
+    _assert_written(pdf, png)
+
+
+@GRIDS
+def test_hops_figure_and_safety_cliff_with_ger_and_breakpoint(tmp_path, grid):
+    from kvroute.stats import breakpoint_test
+
+    answers = _answers(grid)
+    if "hops" in grid["datasets"]:
+        _assert_written(*performance.plot_hops(answers, tmp_path / "h" / "hops.pdf"))
+    else:
+        with pytest.raises(ValueError, match="no hop tags"):
+            performance.plot_hops(answers, tmp_path / "h" / "hops.pdf")
+    q = _questions(**grid)
+    chi, cl = _chi_cliff(grid)
+    out = tmp_path / "c" / "cliff.pdf"
+    _assert_written(*plot_safety_cliff(rate_curves(q, n_boot=20), chi, cl, out, ger_df=pool_ger(_eviction(grid)),
+                                       breakpoint_df=breakpoint_test(q)))
+
+
+def test_nearest_grid_ratios_and_pooling():
+    from kvroute.figures.common import nearest, pool
+
+    assert nearest([0.0, 0.1, 0.2, 0.5, 0.9, 0.95], [0.1, 0.5, 0.9]) == [0.1, 0.5, 0.9]
+    assert nearest([0.3, 0.8], [0.1, 0.5, 0.9]) == [0.3, 0.8]  # no repeats
+    df = pd.DataFrame(dict(k=["a", "a"], v=[0.0, 1.0], n=[1, 3]))
+    assert pool(df, ["k"], ["v"]).loc[0, "v"] == 0.75
+
+
+def test_bad_input_is_a_clear_value_error(tmp_path):
+    out = tmp_path / "x.pdf"
+    answers = _answers(MINIMAL)
+    with pytest.raises(ValueError, match="f1_mean"):
+        performance.plot_performance(answers.drop(columns="f1_mean"), out)
+    with pytest.raises(ValueError, match="metric must be"):
+        performance.plot_performance(answers, out, metric="bleu")
+    with pytest.raises(ValueError, match="both forward"):
+        performance.plot_direction(answers[answers["tag"] != "REV"], out)
+    with pytest.raises(ValueError, match="tag_kind must be"):
+        tags.plot_tags(answers, out, dataset="base", tag_kind="colour")
+    with pytest.raises(ValueError, match="no answer_type tags for dataset 'nope'"):
+        tags.plot_tags(answers, out, dataset="nope")
+    with pytest.raises(ValueError, match="is empty"):
+        errors.plot_error_rates(answers.iloc[:0], out)
+    with pytest.raises(ValueError, match="must be a pandas DataFrame"):
+        errors.plot_eviction_rates([1, 2], out)
+    with pytest.raises(ValueError, match="targets"):
+        routing.plot_consensus(_routing(MINIMAL), out, targets=(1.5,))
+    with pytest.raises(ValueError, match="measure"):
+        routing.plot_consensus(_routing(MINIMAL), out, measure="entropy")
+    with pytest.raises(ValueError, match="not in the ledger"):
+        eviction_maps.plot_eviction_maps(_ledger(MINIMAL), _questions(**MINIMAL), out, passage_id="zzz")
+    with pytest.raises(ValueError, match="no question with evidence"):
+        eviction_maps.plot_eviction_maps(_ledger(MINIMAL), _questions(**MINIMAL).assign(evidence_positions=None), out)
+    cells = ger.ger_cells(_questions(**MINIMAL))
+    with pytest.raises(ValueError, match="pool datasets first"):
+        ger.plot_ger_hallucination(pd.concat([cells, cells]), None, out)
+    scores, tag_rows, drift = _probe(MINIMAL)
+    with pytest.raises(ValueError, match="layer 3 was not probed"):
+        probing.plot_probe_tags(tag_rows, scores, out, layer=3)
+    with pytest.raises(ValueError, match="no rows for dataset"):
+        probing.plot_probe_drift(drift, out, dataset="base")
+    with pytest.raises(ValueError, match="p_E_lo"):
+        erasure.plot_erasure(erasure_table(_questions(**MINIMAL)).drop(columns="p_E_lo"), out)
+    with pytest.raises(ValueError, match="no reachability column"):
+        erasure.plot_reachability(rate_curves(_questions(**MINIMAL), n_boot=5), out)
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_cli_draws_and_writes_placeholders(tmp_path):
+    from kvroute import figures_cli
+
+    answers = tmp_path / "answers.csv"
+    _answers(MINIMAL).to_csv(answers, index=False)
+    figures_cli.main(["figure", "performance", "--answers", str(answers), "--metric", "recall",
+                      "--out", str(tmp_path / "f" / "perf.pdf")])
+    _assert_written(tmp_path / "f" / "perf.pdf", tmp_path / "f" / "perf.png")
+    with pytest.raises(ValueError, match="no hop tags"):
+        figures_cli.main(["figure", "hops", "--answers", str(answers), "--out", str(tmp_path / "h" / "hops.pdf")])
+    figures_cli.main(["figure", "hops", "--answers", str(answers), "--placeholder-if-empty",
+                      "--out", str(tmp_path / "h" / "hops.pdf")])
+    _assert_written(tmp_path / "h" / "hops.pdf", tmp_path / "h" / "hops.png")
+
+
+def test_cli_parsers_coexist_with_the_main_cli():
+    import argparse
+
+    from kvroute import figures_cli
+    from kvroute.cli import parser
+
+    sub = parser()._subparsers._group_actions[0]
+    figures_cli.add_parsers(sub)  # no name clashes with generate, stats, probe, safety-cliff ...
+    p = argparse.ArgumentParser()
+    figures_cli.add_parsers(p.add_subparsers(dest="command", required=True))
+    args = p.parse_args(["figure", "routing", "--routing", "r.csv", "--targets", "0.2", "0.8", "--out", "x.pdf"])
+    assert args.targets == [0.2, 0.8] and args.func is figures_cli.cmd_routing

@@ -103,3 +103,48 @@ def test_evidence_positions_decode_to_the_answer(smollm2):
                     decoded = tokenizer.decode(ids[0, positions[0]:positions[-1] + 1]).lower()
                     if q["answers"][0] != "I don't know":
                         assert any(a.lower() in decoded for a in q["answers"]), (q["qid"], decoded)
+
+
+def test_reachability_on_a_hand_built_graph():
+    from kvroute.routing import reachability
+
+    # 2 layers, context tokens 0..3, one question token (node 4) that is the query.
+    context = torch.zeros(2, 4, 4, dtype=torch.bool)
+    context[0, 2, 1] = True  # at layer 0, token 2 reads token 1
+    layer_q = [torch.zeros(1, 5, dtype=torch.bool) for _ in range(2)]
+    layer_q[1][0, 2] = True  # at layer 1 the query reads token 2
+    assert reachability(context, layer_q, 4, [1]) == (True, 1.0)  # 4 -> 2 (layer 1) -> 1 (layer 0)
+    assert reachability(context, layer_q, 4, [0, 1]) == (True, 0.5)
+    assert reachability(context, layer_q, 4, [3]) == (False, 0.0)
+    # Order matters: token 2 reading token 1 at layer 1 happens too late for a query reading 2 at layer 0.
+    late = torch.zeros(2, 4, 4, dtype=torch.bool)
+    late[1, 2, 1] = True
+    early_q = [torch.zeros(1, 5, dtype=torch.bool) for _ in range(2)]
+    early_q[0][0, 2] = True
+    assert reachability(late, early_q, 4, [1]) == (False, 0.0)
+
+
+def test_reachability_on_a_real_model(smollm2, passage):
+    from kvroute.routing import prefill_edges
+
+    model, tokenizer = smollm2
+    _, question_ids, t_ans, pre = passage
+    pre = engine.prefill(model, pre.context_ids)
+    edges = prefill_edges(pre, 0.02)
+    assert edges.shape == (len(pre.keys), pre.length, pre.length)
+    assert not edges.triu(1).any(), "prefill edges are causal"
+    for name, ratio in (("chunk_ea", 0.9), ("adakv_ea", 0.9)):
+        cell = engine.compress_cell(pre, name, SPECS[name], ratio, engine.ScoreBank(SPECS[name]))
+        ans = engine.answer(model, tokenizer, cell, pre.length, question_ids, 1, routing=True, evidence=t_ans,
+                            context_edges=edges, reach_threshold=0.02)
+        assert ans.routing.reachable.dtype == torch.bool and ans.routing.reachable.shape == (len(question_ids),)
+        full = engine.answer(model, tokenizer, engine.uncompressed_cell(pre), pre.length, question_ids, 1,
+                             routing=True, evidence=t_ans, context_edges=edges, reach_threshold=0.02)
+        # Uncompressed, the query reaches the evidence of every question.
+        assert full.routing.reachable.all()
+        assert ((ans.routing.reach_fraction >= 0) & (ans.routing.reach_fraction <= 1)).all()
+    # A threshold above every weight leaves nothing reachable.
+    none = engine.answer(model, tokenizer, engine.uncompressed_cell(pre), pre.length, question_ids, 1,
+                         routing=True, evidence=t_ans, context_edges=prefill_edges(pre, 0.999999),
+                         reach_threshold=0.999999)
+    assert not none.routing.reachable.any()

@@ -6,23 +6,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from conftest import SMALL_CONFIG, run_snakemake, small_target_run
 
-SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-
-
-def snakemake(repo: Path, *args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 600):
-    cmd = [*SNAKEMAKE, "--snakefile", str(repo / "Snakefile"), "--nolock", *args]
-    return subprocess.run(cmd, cwd=cwd or repo, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+def snakemake(repo: Path, *args: str, env: dict | None = None):
+    return run_snakemake(*args, cwd=repo, env=env)
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -98,12 +91,10 @@ def test_bad_config_stops_before_any_job(repo, tmp_path, default_config):
 
 
 @pytest.mark.slow
-def test_small_model_target_runs_for_real(repo, tmp_path):
+def test_small_model_target_runs_for_real(small_target):
     """SmolLM2-135M, one dataset, two ratios, both presses and regimes: every stage for real."""
-    config = yaml.safe_load((repo / "config" / "ci_small.yaml").read_text())
-    out = snakemake(repo, "--cores", "2", "--configfile", str(repo / "config" / "ci_small.yaml"),
-                    "--directory", str(tmp_path), timeout=1200)
-    assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    tmp_path = small_target
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
     model = config["study"]["models"][0]
     (dataset,) = config["study"]["datasets"]
     presses, ratios = config["study"]["presses"], sorted(config["study"]["ratios"])
@@ -138,3 +129,18 @@ def test_small_model_target_runs_for_real(repo, tmp_path):
     leftovers = [p for p in tmp_path.rglob(".*") if p.is_file() and ".snakemake" not in p.parts]
     assert not leftovers, leftovers
     assert len((tmp_path / f"logs/prepare_model/{model}.log").read_text()) < 20_000, "log flooded by progress bars"
+
+
+def _answers(workdir: Path, model: str, dataset: str) -> pd.DataFrame:
+    frames = [pd.read_parquet(p) for p in sorted((workdir / "results" / model / dataset).glob("*/predictions.parquet"))]
+    return pd.concat(frames, ignore_index=True)[["regime", "press", "ratio", "qid", "prediction"]]
+
+
+@pytest.mark.slow
+def test_two_runs_give_identical_datasets_and_answers(small_target, tmp_path):
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    model, dataset = config["study"]["models"][0], config["study"]["datasets"][0]
+    again = small_target_run(tmp_path, f"results/{model}/{dataset}/agnostic/predictions.parquet",
+                             f"results/{model}/{dataset}/aware/predictions.parquet")
+    assert (again / "data" / f"{dataset}.jsonl").read_bytes() == (small_target / "data" / f"{dataset}.jsonl").read_bytes()
+    pd.testing.assert_frame_equal(_answers(again, model, dataset), _answers(small_target, model, dataset))

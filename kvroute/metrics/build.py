@@ -20,7 +20,24 @@ OUTPUTS = {
     "layer_ger": "layer_ger.csv",      # per-layer GER per cell x layer
     "routing": "routing.csv",          # consensus, rho, answer mass per cell x layer
     "erasure": "erasure.csv",          # Pr(F|E), Pr(E), Pr(F|not E) per cell
+    "reachability": "reachability.csv",  # share of answers whose evidence the query can reach, per cell
 }
+
+
+def reachability_summary(questions: pd.DataFrame, cell: list[str]) -> pd.DataFrame:
+    """Per cell: how often T_ans is reachable (paper Definition 2) and hallucination on each side."""
+    if "reachable" not in questions:
+        return pd.DataFrame(columns=[*cell, "n", "reachable_rate", "reach_fraction", "p_F_reachable",
+                                     "p_F_unreachable"])
+    q = questions[questions["n_evidence"] > 0].assign(F=lambda d: d["error_class"].eq("hallucination"))
+    rows = []
+    for key, g in q.groupby(cell, sort=True, dropna=False):
+        reach = g["reachable"].astype(bool)
+        rows.append({**dict(zip(cell, key if isinstance(key, tuple) else (key,))), "n": len(g),
+                     "reachable_rate": reach.mean(), "reach_fraction": g["reach_fraction"].mean(),
+                     "p_F_reachable": g.loc[reach, "F"].mean() if reach.any() else np.nan,
+                     "p_F_unreachable": g.loc[~reach, "F"].mean() if (~reach).any() else np.nan})
+    return pd.DataFrame(rows)
 
 
 def build_metrics(scores: pd.DataFrame, ledger: pd.DataFrame, routing: dict | None) -> dict[str, pd.DataFrame]:
@@ -33,6 +50,9 @@ def build_metrics(scores: pd.DataFrame, ledger: pd.DataFrame, routing: dict | No
         means = route.drop(columns="layer").groupby("row").mean()
         for col in ("consensus", "rho", "on_answer", "answer_mass"):
             questions[f"{col}_mean"] = means[col].reindex(np.arange(len(scores))).to_numpy()
+        if "reachable" in routing:
+            questions["reachable"] = np.asarray(routing["reachable"], dtype=bool)
+            questions["reach_fraction"] = np.asarray(routing["reach_fraction"], dtype=float)
         per_layer = route.merge(ger_layers, on=["row", "layer"], how="left")
         routing_table = routing_summary(scores, route, CELL)
     else:
@@ -52,4 +72,5 @@ def build_metrics(scores: pd.DataFrame, ledger: pd.DataFrame, routing: dict | No
         "layer_ger": layer_ger,
         "routing": routing_table,
         "erasure": erasure_table(questions, CELL),
+        "reachability": reachability_summary(questions, cell),
     }

@@ -1,0 +1,92 @@
+"""Eviction and error rates vs compression ratio (paper Figs. 21-23, 42-43).
+
+- plot_error_rates: hallucination rate (filled, Wilson band) and unknown rate
+  (lighter, hollow) per model x dataset, from metrics/answers.csv.
+- plot_eviction_rates: share of context positions no (layer, KV head) keeps,
+  the same for the evidence positions (GER), and GER minus its null (random
+  eviction at the same per-head budgets); datasets pooled, from metrics/eviction.csv.
+- plot_susceptibility: chi = dH/dalpha with bootstrap bands and the cliff
+  marks, from stats/susceptibility.csv and stats/cliff.csv.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.lines import Line2D
+
+from kvroute.figures.common import pool, require, save
+from kvroute.figures.facets import facet_curves
+from kvroute.figures.safety_cliff import CHI_COLS, CLIFF_COLS, mark_cliffs
+from kvroute.figures.style import lighter, press_color, regime_linestyle
+
+EVICTION_COLS = ["model", "dataset", "regime", "press", "ratio", "n", "eviction_rate", "ger", "null_ger"]
+
+
+def plot_error_rates(answers: pd.DataFrame, out_pdf) -> tuple[Path, Path]:
+    cols = ["model", "dataset", "regime", "press", "ratio", "tag_kind", "n", "hallucination_rate",
+            "unknown_rate", "hallucination_wilson_lo", "hallucination_wilson_hi"]
+    require(answers, cols, "answers")
+    df = answers[answers["tag_kind"] == "all"]
+    if df.empty:
+        raise ValueError("answers has no tag_kind 'all' rows")
+
+    def unknown(ax, model, facet, sub):
+        for (press, regime), s in sub.groupby(["press", "regime"]):
+            s = s.sort_values("ratio")
+            c = lighter(press_color(press))
+            ax.plot(s["ratio"], s["unknown_rate"], color=c, ls=regime_linestyle(regime), marker="o", ms=2.5,
+                    mfc="white", mec=lighter(press_color(press), 0.3), lw=0.9)
+
+    extra = [Line2D([], [], color="0.2", marker="o", ls="none", label="hallucination"),
+             Line2D([], [], color=lighter("0.2"), marker="o", mfc="white", ls="none", label="unknown")]
+    fig, _, _ = facet_curves(df, "dataset", "ratio", "hallucination_rate", ylabel="rate",
+                             lo="hallucination_wilson_lo", hi="hallucination_wilson_hi", hook=unknown,
+                             extra_legend=extra)
+    return save(fig, out_pdf)
+
+
+MEASURES = {"eviction_rate": "eviction rate (all positions)", "ger": "GER (evidence positions)",
+            "ger_excess": "GER − null GER"}
+
+
+def plot_eviction_rates(eviction: pd.DataFrame, out_pdf) -> tuple[Path, Path]:
+    require(eviction, EVICTION_COLS, "eviction")
+    w = "n_with_evidence" if "n_with_evidence" in eviction else "n"
+    pooled = pool(eviction.assign(ratio=eviction["ratio"].round(10)),
+                  ["model", "press", "regime", "ratio"], ["eviction_rate", "ger", "null_ger"], weight=w)
+    pooled["ger_excess"] = pooled["ger"] - pooled["null_ger"]
+    long = pooled.melt(id_vars=["model", "press", "regime", "ratio"], value_vars=list(MEASURES),
+                       var_name="measure", value_name="value")
+    long["measure"] = long["measure"].map(MEASURES)
+
+    def hook(ax, model, facet, sub):
+        if facet == MEASURES["ger"]:  # the null model for reference: random eviction, same budgets
+            for (press, regime), s in pooled[pooled["model"] == model].groupby(["press", "regime"]):
+                s = s.sort_values("ratio")
+                ax.plot(s["ratio"], s["null_ger"], color=lighter(press_color(press)),
+                        ls=regime_linestyle(regime), lw=0.8)
+        if facet == MEASURES["ger_excess"]:
+            ax.axhline(0, color="0.5", lw=0.5)
+            ax.set_ylim(auto=True)
+
+    extra = [Line2D([], [], color=lighter("0.2"), lw=0.8, label="null GER (random eviction)")]
+    fig, _, _ = facet_curves(long, "measure", "ratio", "value", ylabel="rate", facets=list(MEASURES.values()),
+                             hook=hook, extra_legend=extra, max_cols=3, sharey=False, ylim=None)
+    return save(fig, out_pdf)
+
+
+def plot_susceptibility(chi: pd.DataFrame, cliff: pd.DataFrame, out_pdf) -> tuple[Path, Path]:
+    require(chi, CHI_COLS, "chi")
+    require(cliff, CLIFF_COLS, "cliff")
+
+    def hook(ax, model, facet, sub):
+        mark_cliffs(ax, cliff, model)
+        ax.axhline(0, color="0.5", lw=0.5)
+
+    extra = [Line2D([], [], color="0.2", marker="*", ms=7, ls="none", label="cliff (hollow: grid edge)")]
+    fig, _, _ = facet_curves(chi, None, "ratio_mid", "chi", ylabel=r"$\chi = dH/d\alpha$", lo="chi_boot_lo",
+                             hi="chi_boot_hi", hook=hook, extra_legend=extra, ylim=None, sharey=False,
+                             panel_h=1.8)
+    return save(fig, out_pdf)

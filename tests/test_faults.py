@@ -1,0 +1,86 @@
+"""Faults of a shared cluster: a SIGKILLed job resumes, OOM lowers the batch, nothing half-written survives."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from kvroute import artifacts, engine, inference
+from kvroute.datasets import generate, write_jsonl
+
+PRESSES = {"chunk_ea": {"press": "ChunkPress", "scorer": "ExpectedAttentionPress", "args": {"chunk_length": 32}}}
+SETTINGS = {"device": "cpu", "dtype": "float32", "max_new_tokens": 4, "probe_layers": [1.0], "threads": 1}
+
+
+def infer_cmd(manifest, data, out_dir):
+    return [sys.executable, "-m", "kvroute", "infer", "--manifest", str(manifest), "--dataset", str(data),
+            "--regime", "agnostic", "--presses", json.dumps(PRESSES), "--ratios", "[0.0, 0.6]",
+            "--inference", json.dumps(SETTINGS), "--out-dir", str(out_dir)]
+
+
+@pytest.mark.slow
+def test_sigkilled_job_resumes_from_its_last_finished_passage(smollm2_manifest, tmp_path):
+    data = tmp_path / "coreference.jsonl"
+    write_jsonl(generate("coreference", 4, 3), data)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(infer_cmd(smollm2_manifest, data, out), env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not list(out.glob(".checkpoints-*/*/predictions.parquet")):
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.time() < deadline, "no passage finished in 5 minutes"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "predictions.parquet").exists(), "a killed job must not leave finished-looking output"
+
+    resumed = subprocess.run(infer_cmd(smollm2_manifest, data, out), env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming:" in resumed.stderr and "of 4 passages already done" in resumed.stderr
+    clean = subprocess.run(infer_cmd(smollm2_manifest, data, tmp_path / "clean"), env=env, capture_output=True,
+                           text=True)
+    assert clean.returncode == 0, clean.stderr[-3000:]
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet"),
+                                  pd.read_parquet(tmp_path / "clean" / "predictions.parquet"))
+    assert not list(out.glob(".checkpoints-*")) and not list(out.glob(".*.tmp*"))
+
+
+def test_cuda_out_of_memory_halves_the_batch_and_retries(smollm2, monkeypatch, caplog):
+    model, tokenizer = smollm2
+    record = generate("knowledge_manipulation", 1, 0)[0]
+    real = engine.answer
+    sizes = []
+
+    def small_gpu(model, tokenizer, cell, context_length, question_ids, *args, **kwargs):
+        sizes.append(len(question_ids))
+        if len(question_ids) > 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(model, tokenizer, cell, context_length, question_ids, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "answer", small_gpu)
+    with caplog.at_level("WARNING"):
+        out = inference.answer_passage(model, tokenizer, record, "agnostic", PRESSES, [0.0, 0.5], 3, 64, [1])
+    assert len(out["rows"]) == 13 * 2  # every question answered at both ratios
+    assert sizes[:3] == [13, 6, 3] and max(sizes[3:]) <= 3  # all 13 questions, then halved until it fits
+    assert "retrying with 3 questions per batch" in caplog.text
+
+
+def test_merge_refuses_misaligned_shards(tmp_path):
+    rows = [{"qid": f"q{i}", "press": "p", "ratio": 0.0, "hop": None} for i in range(2)]
+    for name, order in (("a", rows), ("b", rows[::-1])):
+        paths = artifacts.paths_in(tmp_path / name)
+        artifacts.write(paths, order, [{"passage_id": "x"}], torch.zeros(2, 1, 3).numpy(), [1],
+                        torch.zeros(2, 1, 1).numpy(), torch.zeros(2, 1, 1).numpy())
+    # corrupt b: predictions reordered relative to its arrays
+    b = artifacts.paths_in(tmp_path / "b")
+    pd.read_parquet(b["predictions"]).iloc[::-1].to_parquet(b["predictions"], index=False)
+    with pytest.raises(ValueError, match="not aligned"):
+        artifacts.merge([artifacts.paths_in(tmp_path / "a"), b], artifacts.paths_in(tmp_path / "m"))

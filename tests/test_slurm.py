@@ -1,0 +1,55 @@
+"""The slurm profile against a real one-node SLURM cluster (slurmctld + slurmd on loopback).
+
+Opt-in locally (KVROUTE_SLURM_TEST=1, as root on Debian); CI always sets it.
+The fixture installs slurm-wlm and munge if missing, starts the daemons and
+stops exactly the ones it started.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, SMALL_CONFIG, small_target_run
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+CLUSTER = REPO / "scripts" / "slurm_local_cluster.sh"
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    if os.environ.get("KVROUTE_SLURM_TEST") != "1":
+        pytest.skip("set KVROUTE_SLURM_TEST=1 to run against a local one-node SLURM (CI does)")
+    if os.geteuid() != 0:
+        pytest.skip("starting slurmctld/slurmd needs root")
+    state = tmp_path_factory.mktemp("slurm-state")
+    env = {**os.environ, "KVROUTE_SLURM_STATE": str(state)}
+    started = subprocess.run([str(CLUSTER), "start"], env=env, capture_output=True, text=True, timeout=900)
+    assert started.returncode == 0, started.stdout + started.stderr
+    yield state
+    subprocess.run([str(CLUSTER), "stop"], env=env, timeout=60)
+
+
+def test_small_target_through_slurm_matches_a_local_run(slurm_cluster, small_target, tmp_path):
+    # The CPU-only test node has no GPU and 2 cores: override what the profile asks for
+    # GPU jobs, and run without apptainer (it cannot be installed here).
+    workdir = small_target_run(
+        tmp_path, "--profile", str(REPO / "slurm"), "--sdm", "env-modules",
+        "--set-resources", "infer:gpu=0", "--set-threads", "infer=2",
+        "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
+        "--latency-wait", "10", "--jobs", "2",
+    )
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    model, dataset = config["study"]["models"][0], config["study"]["datasets"][0]
+    slurm_logs = list((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
+    assert any("infer" in str(p) for p in slurm_logs), "infer did not go through sbatch"
+    assert (workdir / "data" / f"{dataset}.jsonl").read_bytes() == (
+        small_target / "data" / f"{dataset}.jsonl").read_bytes()
+    for regime in config["study"]["regimes"]:
+        ours = pd.read_parquet(workdir / "results" / model / dataset / regime / "scores.parquet")
+        local = pd.read_parquet(small_target / "results" / model / dataset / regime / "scores.parquet")
+        pd.testing.assert_frame_equal(ours, local)
+    assert (workdir / "figures" / "safety_cliff.pdf").stat().st_size > 0
