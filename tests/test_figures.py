@@ -318,15 +318,11 @@ def test_cli_draws_and_writes_placeholders(tmp_path):
     _assert_written(tmp_path / "h" / "hops.pdf", tmp_path / "h" / "hops.png")
 
 
-def test_cli_parsers_coexist_with_the_main_cli():
-    import argparse
-
+def test_main_cli_routes_figure_commands():
     from kvroute import figures_cli
     from kvroute.cli import parser
 
-    sub = parser()._subparsers._group_actions[0]
-    figures_cli.add_parsers(sub)  # no name clashes with generate, stats, probe, safety-cliff ...
-    p = argparse.ArgumentParser()
-    figures_cli.add_parsers(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(["figure", "routing", "--routing", "r.csv", "--targets", "0.2", "0.8", "--out", "x.pdf"])
+    args = parser().parse_args(["figure", "routing", "--routing", "r.csv", "--targets", "0.2", "0.8", "--out", "x.pdf"])
     assert args.targets == [0.2, 0.8] and args.func is figures_cli.cmd_routing
+    assert parser().parse_args(["tables", "--dataset-stats", "d.csv", "--answers", "a.csv", "--table1-csv", "1.csv",
+                                "--table1-tex", "1.tex", "--table2-csv", "2.csv", "--table2-tex", "2.tex"]).func
