@@ -53,9 +53,9 @@ def plot_reachability(reach: pd.DataFrame, out_pdf, column: str | None = None) -
     col = reachability_column(reach, column)
     if col is None:
         raise ValueError(f"no reachability column ({column or ' / '.join(REACH_COLUMNS)}) in the table")
-    require(reach, ["model", "press", "regime", "ratio", col], "reachability")
-    if reach[col].isna().all():
+    if reach.empty or reach[col].isna().all():
         raise NoData("no reachability was measured (inference.reachability_threshold is null?)")
+    require(reach, ["model", "press", "regime", "ratio", col], "reachability")
     facet = "dataset" if "dataset" in reach and reach["dataset"].nunique() > 1 else None
     lo, hi = f"{col}_lo", f"{col}_hi"
     fig, _, _ = facet_curves(reach, facet, "ratio", col, ylabel="evidence reachable", lo=lo if lo in reach else None,
