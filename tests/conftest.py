@@ -53,8 +53,11 @@ def run_snakemake(*args: str, cwd: Path = REPO, env: dict | None = None, timeout
     import sys
 
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--nolock", *args]
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+    # Rules call `python -m kvroute`: make it this interpreter even if the venv is not activated.
+    extra = dict(env or {})
+    path = os.pathsep.join([str(Path(sys.executable).parent), extra.pop("PATH", os.environ.get("PATH", ""))])
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **extra, "PATH": path}
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 SMALL_CONFIG = REPO / "config" / "ci_small.yaml"

@@ -41,10 +41,11 @@ def test_small_target_through_slurm_matches_a_local_run(slurm_cluster, small_tar
         "--set-resources", "infer:gpu=0", "--set-threads", "infer=2",
         "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
         "--latency-wait", "10", "--jobs", "2",
+        "--slurm-logdir", str(tmp_path / "slurm_logs"), "--slurm-keep-successful-logs",
     )
     config = yaml.safe_load(SMALL_CONFIG.read_text())
     model, dataset = config["study"]["models"][0], config["study"]["datasets"][0]
-    slurm_logs = list((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
+    slurm_logs = list((tmp_path / "slurm_logs").rglob("*.log"))
     assert any("infer" in str(p) for p in slurm_logs), "infer did not go through sbatch"
     assert (workdir / "data" / f"{dataset}.jsonl").read_bytes() == (
         small_target / "data" / f"{dataset}.jsonl").read_bytes()
