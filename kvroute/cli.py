@@ -57,7 +57,10 @@ def cmd_infer(a):
 
     from kvroute.artifacts import paths_in
 
-    inference.run(a.manifest, a.dataset, a.regime, _json(a.presses), _json(a.ratios), _json(a.inference),
+    settings = _json(a.inference)
+    if a.max_batch_questions:
+        settings["max_batch_questions"] = a.max_batch_questions
+    inference.run(a.manifest, a.dataset, a.regime, _json(a.presses), _json(a.ratios), settings,
                   paths_in(a.out_dir), model_name=a.model_name, passages=a.passages)
 
 
@@ -125,6 +128,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--presses", required=True, help="{name: press spec} as JSON")
     s.add_argument("--ratios", required=True, help="list of ratios as JSON")
     s.add_argument("--inference", default="{}", help="the config's inference section as JSON")
+    s.add_argument("--max-batch-questions", type=int,
+                   help="override inference.max_batch_questions (the workflow halves it on each retry)")
     s.add_argument("--passages", help="shard START-END of the dataset's passages (0-based, end exclusive)")
     s.add_argument("--out-dir", required=True, help="writes predictions.parquet, hidden.npz, routing.npz, ledger.parquet")
     s.set_defaults(func=cmd_infer)

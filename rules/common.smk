@@ -26,8 +26,14 @@ def as_json(obj):
     return json.dumps(obj, sort_keys=True)
 
 
-def model_mem_mb(w):
-    return config["models"][w.model].get("mem_mb", 16000)
+def model_mem_mb(w, attempt=1):
+    """A model's memory need; a retried job (attempt 2, 3 ...) asks for proportionally more."""
+    return config["models"][w.model].get("mem_mb", 16000) * attempt
+
+
+def question_batch(w, attempt=1):
+    """Questions decoded together; halved on every retry so an out-of-memory job can finish."""
+    return max(1, config["inference"]["max_batch_questions"] // 2 ** (attempt - 1))
 
 
 def n_passages(dataset):

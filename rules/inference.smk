@@ -17,7 +17,8 @@ rule infer:
         out_dir=lambda w: f"results/{w.model}/{w.dataset}/{w.regime}/shards/{w.start}-{w.end}",
     threads: config["inference"]["threads"]
     resources:
-        mem_mb=lambda w: model_mem_mb(w),
+        mem_mb=model_mem_mb,
+        question_batch=question_batch,
     log:
         "logs/infer/{model}/{dataset}/{regime}/{start}-{end}.log",
     benchmark:
@@ -28,7 +29,7 @@ rule infer:
         "python -m kvroute infer --manifest {input.model} --model-name {wildcards.model} "
         "--dataset {input.data} --passages {wildcards.start}-{wildcards.end} --regime {wildcards.regime} "
         "--presses {params.presses:q} --ratios {params.ratios:q} --inference {params.inference:q} "
-        "--out-dir {params.out_dir} > {log} 2>&1"
+        "--max-batch-questions {resources.question_batch} --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule merge_shards:

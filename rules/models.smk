@@ -12,7 +12,7 @@ rule prepare_model:
     benchmark:
         "benchmarks/prepare_model/{model}.tsv"
     resources:
-        mem_mb=lambda w: model_mem_mb(w),
+        mem_mb=model_mem_mb,
     container:
         INFERENCE_IMAGE
     shell:
