@@ -7,7 +7,6 @@ Each command reads files, calls package functions and writes atomically.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
@@ -105,15 +104,3 @@ def add_parsers(sub) -> None:
     for name in ("curves", "chi", "cliff", "breakpoint", "mcnemar", "tags", "ger", "ger-item", "erasure"):
         s.add_argument(f"--{name}", required=True)
     s.set_defaults(func=cmd_stats)
-
-
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="kvroute.analysis_cli", description=__doc__)
-    add_parsers(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args.func(args)
-
-
-if __name__ == "__main__":
-    main()

@@ -12,7 +12,6 @@ and writes atomically.
 
 from __future__ import annotations
 
-import argparse
 import logging
 
 log = logging.getLogger(__name__)
@@ -245,16 +244,3 @@ def add_parsers(sub) -> None:
     for name in ("table1-csv", "table1-tex", "table2-csv", "table2-tex"):
         s.add_argument(f"--{name}", required=True)
     s.set_defaults(func=cmd_tables)
-
-
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="kvroute.figures_cli", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_parsers(p.add_subparsers(dest="command", required=True))
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args.func(args)
-
-
-if __name__ == "__main__":
-    main()

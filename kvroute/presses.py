@@ -17,7 +17,6 @@ import inspect
 from functools import lru_cache
 
 import torch
-from kvpress.presses.adakv_press import AdaKVPress
 from kvpress.presses.base_press import BasePress
 from kvpress.presses.chunk_press import ChunkPress
 from kvpress.presses.scorer_press import ScorerPress

@@ -33,7 +33,7 @@ import torch  # noqa: E402
 from transformers import pipeline  # noqa: E402
 
 from kvroute import config as kvconfig  # noqa: E402
-from kvroute import engine, inference, models, prompts  # noqa: E402
+from kvroute import inference, models, prompts  # noqa: E402
 from kvroute import presses as press_registry  # noqa: E402
 from kvroute.datasets import generate  # noqa: E402
 

@@ -304,17 +304,17 @@ def test_bad_input_is_a_clear_value_error(tmp_path):
 
 
 def test_cli_draws_and_writes_placeholders(tmp_path):
-    from kvroute import figures_cli
+    from kvroute.cli import main
 
     answers = tmp_path / "answers.csv"
     _answers(MINIMAL).to_csv(answers, index=False)
-    figures_cli.main(["figure", "performance", "--answers", str(answers), "--metric", "recall",
-                      "--out", str(tmp_path / "f" / "perf.pdf")])
+    main(["figure", "performance", "--answers", str(answers), "--metric", "recall",
+          "--out", str(tmp_path / "f" / "perf.pdf")])
     _assert_written(tmp_path / "f" / "perf.pdf", tmp_path / "f" / "perf.png")
-    with pytest.raises(ValueError, match="no hop tags"):
-        figures_cli.main(["figure", "hops", "--answers", str(answers), "--out", str(tmp_path / "h" / "hops.pdf")])
-    figures_cli.main(["figure", "hops", "--answers", str(answers), "--placeholder-if-empty",
-                      "--out", str(tmp_path / "h" / "hops.pdf")])
+    with pytest.raises(SystemExit, match="no hop tags"):
+        main(["figure", "hops", "--answers", str(answers), "--out", str(tmp_path / "h" / "hops.pdf")])
+    main(["figure", "hops", "--answers", str(answers), "--placeholder-if-empty",
+          "--out", str(tmp_path / "h" / "hops.pdf")])
     _assert_written(tmp_path / "h" / "hops.pdf", tmp_path / "h" / "hops.png")
 
 

@@ -129,7 +129,7 @@ def test_answer_breakdown_by_tag():
 
 
 def test_build_metrics_and_cli_write_every_table(tmp_path):
-    from kvroute import analysis_cli
+    from kvroute.cli import main
     from kvroute.metrics.build import OUTPUTS
 
     preds = predictions([[3, 4, 5], [4, 5]])
@@ -145,9 +145,9 @@ def test_build_metrics_and_cli_write_every_table(tmp_path):
     preds.to_parquet(tmp_path / "scores.parquet")
     pd.DataFrame([ledger_row(KEPT)]).to_parquet(tmp_path / "ledger.parquet")
     np.savez(tmp_path / "routing.npz", **routing)
-    analysis_cli.main(["metrics", "--scores", str(tmp_path / "scores.parquet"), "--ledger",
-                       str(tmp_path / "ledger.parquet"), "--routing", str(tmp_path / "routing.npz"),
-                       "--out-dir", str(tmp_path / "metrics")])
+    main(["metrics", "--scores", str(tmp_path / "scores.parquet"), "--ledger",
+          str(tmp_path / "ledger.parquet"), "--routing", str(tmp_path / "routing.npz"),
+          "--out-dir", str(tmp_path / "metrics")])
     for name in OUTPUTS.values():
         assert (tmp_path / "metrics" / name).exists(), name
 

@@ -12,7 +12,7 @@ import random
 
 from . import pools
 from .facts import article
-from .qa import directions, finish, question
+from .qa import finish, question
 from .text import Passage, fill
 
 NAME = "knowledge_manipulation"

@@ -8,7 +8,7 @@ import pandas as pd
 
 def load_states(hidden_paths: list[str], prediction_paths: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     """Rows of every predictions table with their hidden states, aligned."""
-    tables, states = [], []
+    tables, states, layers = [], [], None
     for hp, pp in zip(hidden_paths, prediction_paths, strict=True):
         table = pd.read_parquet(pp)
         with np.load(hp) as z:
@@ -16,7 +16,7 @@ def load_states(hidden_paths: list[str], prediction_paths: list[str]) -> tuple[p
                 raise ValueError(f"{hp} is not aligned with {pp}")
             if "press" in z.files and not (z["press"] == table["press"].to_numpy(str)).all():
                 raise ValueError(f"{hp} is not aligned with {pp} (press differs)")
-            if tables and list(z["layers"]) != list(layers):
+            if layers is not None and list(z["layers"]) != list(layers):
                 raise ValueError(f"{hp} stores layers {list(z['layers'])}, earlier files {list(layers)}")
             states.append(z["states"].astype(np.float32))
             layers = z["layers"]
