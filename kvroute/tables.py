@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kvroute.frames import require
 from kvroute.io import write_csv, write_text
 
 STATS_COLS = ["dataset", "passages", "queries", "words_per_passage_mean", "words_per_passage_std",
@@ -24,19 +25,9 @@ METRIC_NAMES = {"f1_mean": "token F1", "recall_mean": "gold-token recall", "corr
                 "hallucination_rate": "hallucination rate"}
 
 
-def _require(df, cols, name: str) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name} lacks column(s): {', '.join(missing)}")
-    if df.empty:
-        raise ValueError(f"{name} is empty")
-
-
 def table1(stats: pd.DataFrame) -> pd.DataFrame:
     """Dataset statistics, one row per dataset in the given order, display-ready columns."""
-    _require(stats, STATS_COLS, "dataset stats")
+    require(stats, STATS_COLS, "dataset stats")
     if stats["dataset"].duplicated().any():
         raise ValueError("dataset stats lists a dataset twice")
     return pd.DataFrame({
@@ -55,7 +46,7 @@ def table2(answers: pd.DataFrame, agg: str = "ratio0", metric: str = "f1_mean") 
         raise ValueError(f"agg must be 'ratio0' or 'mean', got {agg!r}")
     if metric not in METRIC_NAMES:
         raise ValueError(f"metric must be one of {', '.join(METRIC_NAMES)}, got {metric!r}")
-    _require(answers, [*ANSWER_COLS, metric], "answers")
+    require(answers, [*ANSWER_COLS, metric], "answers")
     df = answers[answers["tag_kind"] == "all"]
     if agg == "ratio0":
         df = df[np.isclose(df["ratio"].astype(float), 0.0)]

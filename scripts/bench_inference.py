@@ -80,12 +80,13 @@ def stock_loop(pipe, records, regimes, presses, ratios, max_new_tokens):
     return answers
 
 
-def kvroute_loop(model, tokenizer, records, regimes, presses, ratios, max_new_tokens, probe_layers):
+def kvroute_loop(model, tokenizer, records, regimes, presses, ratios, max_new_tokens, probe_layers, max_batch,
+                 reach_threshold):
     answers = {}
     for record in records:
         for regime in regimes:
             out = inference.answer_passage(model, tokenizer, record, regime, presses, ratios, max_new_tokens,
-                                           64, probe_layers)
+                                           max_batch, probe_layers, reach_threshold)
             for row in out["rows"]:
                 # ratio 0 is reported under every press; key it once like the stock loop
                 name = None if row["ratio"] == 0.0 else row["press"]
@@ -100,6 +101,7 @@ def main(argv=None):
     p.add_argument("--datasets", nargs="+", help="default: the study's datasets")
     p.add_argument("--passages", type=int, help="passages per dataset (default: the config's sizes)")
     p.add_argument("--dtype", help="override inference.dtype")
+    p.add_argument("--max-batch-questions", type=int, help="override inference.max_batch_questions (1 = stock-exact)")
     p.add_argument("--models-dir", default="resources/models", help="where prepare_model put the models")
     p.add_argument("--out", help="write the figures as JSON here")
     a = p.parse_args(argv)
@@ -135,7 +137,9 @@ def main(argv=None):
     results = {}
     for label, run in [
         ("kvroute", lambda: kvroute_loop(model, tokenizer, records, regimes, presses, ratios,
-                                         inf["max_new_tokens"], probe_layers)),
+                                         inf["max_new_tokens"], probe_layers,
+                                         a.max_batch_questions or inf["max_batch_questions"],
+                                         inf["reachability_threshold"])),
         ("stock", lambda: stock_loop(pipe, records, regimes, presses, ratios, inf["max_new_tokens"])),
     ]:
         t0 = time.perf_counter()

@@ -8,7 +8,7 @@ and puts its legend below the panels, outside the data.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from kvroute.figures.style import COLUMN_WIDTH, FULL_WIDTH, press_color, regime_linestyle, use_style
+from kvroute.frames import require  # noqa: F401  (re-exported for the figure modules)
 
 KEYS = ("model", "press", "regime")
 
@@ -33,17 +34,6 @@ def placeholder(out, message: str):
 
     ax.text(0.5, 0.5, "nothing to draw:\n" + textwrap.fill(message, 55), ha="center", va="center", fontsize=7)
     return save(fig, out)
-
-
-def require(df, cols: Iterable[str], name: str) -> None:
-    """ValueError naming the missing columns, or an empty table."""
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name} lacks column(s): {', '.join(missing)}")
-    if df.empty:
-        raise ValueError(f"{name} is empty")
 
 
 def short(model: str) -> str:

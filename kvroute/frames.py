@@ -1,0 +1,18 @@
+"""Input checks for the tables that analysis functions receive."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+
+def require(df, cols: Iterable[str], name: str) -> None:
+    """ValueError naming the missing columns, or an empty table."""
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} lacks column(s): {', '.join(missing)}")
+    if df.empty:
+        raise ValueError(f"{name} is empty")
