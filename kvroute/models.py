@@ -126,7 +126,9 @@ def prepare(name: str, spec: dict, out_dir: str | os.PathLike, cache_dir: str | 
         with atomic_dir(out_dir) as tmp:
             gguf = assemble_gguf(spec, cache_dir / name / GGUF_NAME, cache_dir)
             eos_ids = _convert_gguf(gguf, tmp, spec.get("eos_tokens", []))
-            manifest.update(path=str(out_dir.resolve()), sha256=spec["sha256"], eos_token_ids=eos_ids)
+            # Weights sit beside the manifest: a relative path survives moving the
+            # repository or binding it elsewhere inside a container.
+            manifest.update(path=".", sha256=spec["sha256"], eos_token_ids=eos_ids)
             write_json(tmp / MANIFEST, manifest)
         return out_dir / MANIFEST
     else:
@@ -192,10 +194,14 @@ def model_architectures(manifest: dict) -> list[str] | None:
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
+    """Read a manifest; a relative ``path`` in it is resolved against the manifest's folder."""
     path = Path(path)
     if path.is_dir():
         path = path / MANIFEST
-    return json.loads(path.read_text())
+    manifest = json.loads(path.read_text())
+    if "path" in manifest and not Path(manifest["path"]).is_absolute():
+        manifest["path"] = str((path.parent / manifest["path"]).resolve())
+    return manifest
 
 
 def load(manifest_path, device: str = "cpu", dtype: str = "float32", attn_implementation: str = "sdpa"):
