@@ -209,22 +209,82 @@ def _match_positions(compressed: torch.Tensor, full: torch.Tensor, name: str) ->
     return equal.float().argmax(1).cpu()
 
 
-def install_masks(modules, cell: Cell, batch: int) -> None:
-    """Install AdaKV's masked-key indices, repeated for each of ``batch`` rows."""
-    for m, mk in zip(modules, cell.masked):
-        if mk is None:
-            m.masked_key_indices = None
-        else:
-            heads, seqs = mk
-            n = heads.numel()
-            rows = torch.arange(batch, device=heads.device).repeat_interleave(n)
-            m.masked_key_indices = (rows, heads.repeat(batch), seqs.repeat(batch))
+def layer_uniform_length(cell: Cell) -> int | None:
+    """The cache length if every layer keeps the same number of slots, else None."""
+    lengths = {k.shape[2] for k in cell.keys}
+    return lengths.pop() if len(lengths) == 1 else None
+
+
+@dataclass
+class Layout:
+    """The cache of one batch whose rows may come from different cells.
+
+    Rows of shorter cells are right-padded to the longest cell's length; the
+    padding slots are masked out by the attention mask and labelled -1.
+    """
+
+    keys: list[torch.Tensor]  # per layer (rows, kv_heads, slots, dim)
+    values: list[torch.Tensor]
+    cache_mask: torch.Tensor  # (rows, slots) bool, False on padding
+    positions: list[torch.Tensor]  # per layer (rows, kv_heads, slots) context position, -1 on padding
+    row_cells: list[Cell]
+
+    def masked(self, rows: list[int] | None = None) -> list[tuple[torch.Tensor, ...] | None]:
+        """AdaKV's masked keys as (row, head, slot) per layer, for ``rows`` renumbered 0..n-1."""
+        cells = self.row_cells if rows is None else [self.row_cells[r] for r in rows]
+        out = []
+        for layer in range(len(self.keys)):
+            parts = [(i, c.masked[layer]) for i, c in enumerate(cells) if c.masked[layer] is not None]
+            if not parts:
+                out.append(None)
+                continue
+            heads = torch.cat([h for _, (h, _) in parts])
+            seqs = torch.cat([s for _, (_, s) in parts])
+            row = torch.cat([torch.full((h.numel(),), i, dtype=torch.long, device=h.device) for i, (h, _) in parts])
+            out.append((row, heads, seqs))
+        return out
+
+
+def stack_cells(row_cells: list[Cell]) -> Layout:
+    """Lay out the caches of ``row_cells`` (one per row) as one batch."""
+    rows = len(row_cells)
+    unique = list({id(c): c for c in row_cells}.values())
+    if len(unique) == 1:  # one cell: broadcast, no copy, no padding
+        cell = unique[0]
+        return Layout([k.expand(rows, -1, -1, -1) for k in cell.keys], [v.expand(rows, -1, -1, -1) for v in cell.values],
+                      torch.ones(rows, cell.keys[0].shape[2], dtype=torch.bool),
+                      [p.expand(rows, -1, -1) for p in cell.positions], row_cells)
+    lengths = [layer_uniform_length(c) for c in unique]
+    if None in lengths:
+        raise ValueError("cells whose layers keep different numbers of slots can only be batched alone")
+    slots = max(lengths)
+    which = torch.tensor([next(i for i, u in enumerate(unique) if u is c) for c in row_cells])
+
+    def stacked(tensors: list[torch.Tensor], fill) -> torch.Tensor:
+        padded = [torch.nn.functional.pad(t, (0, 0, 0, slots - t.shape[2]), value=fill) if t.dim() == 4
+                  else torch.nn.functional.pad(t, (0, slots - t.shape[-1]), value=fill) for t in tensors]
+        if padded[0].dim() == 2:
+            padded = [p[None] for p in padded]
+        return torch.cat(padded)[which.to(padded[0].device)]
+
+    n_layers = len(unique[0].keys)
+    keys = [stacked([u.keys[l] for u in unique], 0.0) for l in range(n_layers)]
+    values = [stacked([u.values[l] for u in unique], 0.0) for l in range(n_layers)]
+    positions = [stacked([u.positions[l] for u in unique], -1) for l in range(n_layers)]
+    cache_mask = torch.arange(slots)[None, :] < torch.tensor(lengths)[which][:, None]
+    return Layout(keys, values, cache_mask, positions, row_cells)
+
+
+def install_masks(modules, masked: list) -> None:
+    """Hand kvpress's attention patch the (row, head, slot) keys to hide at each layer."""
+    for m, mk in zip(modules, masked):
+        m.masked_key_indices = mk
 
 
 @contextlib.contextmanager
-def applied_masks(modules, cell: Cell, batch: int):
+def applied_masks(modules, masked: list):
     try:
-        install_masks(modules, cell, batch)
+        install_masks(modules, masked)
         yield
     finally:
         for m in modules:
@@ -242,19 +302,25 @@ class Answers:
 
 
 @torch.inference_mode()
-def answer(model, tokenizer, cell: Cell, context_length: int, question_ids: list[torch.Tensor],
+def answer(model, tokenizer, cell: Cell | list[Cell], context_length: int, question_ids: list[torch.Tensor],
            max_new_tokens: int, probe_layers: list[int] | None = None, routing: bool = False,
            evidence: list[list[int]] | None = None, context_edges: torch.Tensor | None = None,
            reach_threshold: float | None = None) -> Answers:
-    """Greedy answers to all questions from one compressed cache, as one batch.
+    """Greedy answers to a batch of questions, each from its compressed cache.
 
-    Questions are left-padded; padding sits between the cached context and the
-    question and is masked out, and each row's RoPE positions continue from the
+    ``cell`` is one Cell for every question, or one Cell per question: rows of
+    different presses and ratios of the same passage then share every forward
+    pass. Shorter caches are right-padded and questions left-padded; all
+    padding is masked out, and each row's RoPE positions continue from the
     uncompressed context length, as in kvpress's pipeline.
     """
     device = model.device
     modules = attention_modules(model)
     batch = len(question_ids)
+    row_cells = list(cell) if isinstance(cell, (list, tuple)) else [cell] * batch
+    if len(row_cells) != batch:
+        raise ValueError(f"{len(row_cells)} cells for {batch} questions")
+    layout = stack_cells(row_cells)
     lengths = [q.shape[1] for q in question_ids]
     width = max(lengths)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids(model)[0]
@@ -267,17 +333,17 @@ def answer(model, tokenizer, cell: Cell, context_length: int, question_ids: list
         pos[i, width - n:] = torch.arange(context_length, context_length + n)
         qmask[i, width - n:] = 1
     cache = DynamicCache()
-    for layer, (k, v) in enumerate(zip(cell.keys, cell.values)):
-        cache.update(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1), layer)
-    cached = cell.keys[0].shape[2]
-    attn = torch.cat([torch.ones(batch, cached, dtype=torch.long), qmask], dim=1)
-    need_mask = batch > 1 and min(lengths) != width
+    for layer, (k, v) in enumerate(zip(layout.keys, layout.values)):
+        cache.update(k, v, layer)
+    attn = torch.cat([layout.cache_mask.long(), qmask], dim=1)
+    need_mask = not bool(attn.all())
     stop = set(eos_ids(model))
+    masked = layout.masked()
     probe = None
     if routing:
-        probe = RoutingProbe(modules, cell.positions, cell.masked, [width - n for n in lengths], width,
+        probe = RoutingProbe(modules, layout.positions, masked, [width - n for n in lengths], width,
                              context_length, evidence, context_edges, reach_threshold)
-    with applied_masks(modules, cell, batch):
+    with applied_masks(modules, masked):
         with probe.attached() if probe else contextlib.nullcontext():
             out = model(
                 input_ids=ids.to(device), position_ids=pos.to(device), past_key_values=cache,
@@ -300,7 +366,7 @@ def answer(model, tokenizer, cell: Cell, context_length: int, question_ids: list
                 cache.batch_select_indices(keep)
                 token, next_pos, attn = token[keep], next_pos[keep], attn[keep.cpu()]
                 live = rows
-                install_masks(modules, cell, len(live))
+                install_masks(modules, layout.masked(live))
             if need_mask:
                 attn = torch.cat([attn, torch.ones(len(live), 1, dtype=torch.long)], dim=1)
             out = model(input_ids=token[:, None], position_ids=next_pos[:, None], past_key_values=cache,

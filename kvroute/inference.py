@@ -62,33 +62,58 @@ def _cells_for(model, pre, presses: dict, ratios: list[float]):
                 yield name, ratio, engine.stock_cell(model, pre, name, spec, ratio)
 
 
-def answer_in_batches(model, tokenizer, cell, context_length, question_ids, evidence_positions,
+def answer_in_batches(model, tokenizer, row_cells, context_length, question_ids, evidence_positions,
                       max_new_tokens, max_batch, probe_layers, context_edges=None, reach_threshold=None):
-    """Answer in batches of at most ``max_batch`` questions; on CUDA OOM halve the batch and retry.
+    """Answer rows (a cell and a question each) in batches of at most ``max_batch`` rows.
 
-    Returns the outputs and the batch size that worked, which later cells start from.
+    Rows are batched in order; a cell whose layers keep different numbers of
+    slots is never mixed with others. On CUDA out-of-memory the batch is
+    halved and the work retried. Returns the per-batch outputs and the batch
+    size that worked, which later passages start from.
     """
-    max_batch = min(max_batch, len(question_ids))
+    max_batch = min(max_batch, len(row_cells))
     while True:
         try:
-            outs = [engine.answer(model, tokenizer, cell, context_length, question_ids[i:i + max_batch],
-                                  max_new_tokens, probe_layers, routing=True,
-                                  evidence=evidence_positions[i:i + max_batch], context_edges=context_edges,
-                                  reach_threshold=reach_threshold)
-                    for i in range(0, len(question_ids), max_batch)]
+            outs = []
+            for rows in _batches(row_cells, max_batch):
+                outs.append(engine.answer(
+                    model, tokenizer, [row_cells[i] for i in rows], context_length, [question_ids[i] for i in rows],
+                    max_new_tokens, probe_layers, routing=True, evidence=[evidence_positions[i] for i in rows],
+                    context_edges=context_edges, reach_threshold=reach_threshold))
             return outs, max_batch
         except torch.cuda.OutOfMemoryError:
             if max_batch == 1:
                 raise
             torch.cuda.empty_cache()
             max_batch = max(1, max_batch // 2)
-            log.warning("CUDA out of memory: retrying with %d questions per batch", max_batch)
+            log.warning("CUDA out of memory: retrying with %d rows per batch", max_batch)
+
+
+def _batches(row_cells, max_batch: int) -> list[list[int]]:
+    """Consecutive runs of at most ``max_batch`` rows whose caches can be stacked."""
+    batches: list[list[int]] = []
+    for i, cell in enumerate(row_cells):
+        if batches and len(batches[-1]) < max_batch and _stackable(row_cells[batches[-1][0]], cell):
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
+def _stackable(a: engine.Cell, b: engine.Cell) -> bool:
+    # Padding to a common length needs every layer of both cells to keep the same number of slots.
+    return a is b or (engine.layer_uniform_length(a) is not None and engine.layer_uniform_length(b) is not None)
 
 
 def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, ratios: list[float],
                    max_new_tokens: int, max_batch: int, probe_layers: list[int],
                    reach_threshold: float | None = None) -> dict:
-    """Everything one passage contributes: prediction rows, hidden states, routing, ledger rows."""
+    """Everything one passage contributes: prediction rows, hidden states, routing, ledger rows.
+
+    Every (press, ratio) cell x question of the passage is one row; rows of all
+    cells are answered together, longest caches first so that little padding
+    is needed.
+    """
     questions = [q["question"] for q in record["questions"]]
     context = prompts.build_context(record["passage"], questions, regime)
     context_ids, question_ids, context_text = engine.tokenize(
@@ -97,38 +122,46 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
              for q in record["questions"]]
     pre = engine.prefill(model, context_ids)
     edges = routing.prefill_edges(pre, reach_threshold) if reach_threshold else None
+    cells = list(_cells_for(model, pre, presses, ratios))
+    order = sorted(range(len(cells)), key=lambda c: -(engine.layer_uniform_length(cells[c][2]) or 0))
+    rows = [(c, q) for c in order for q in range(len(question_ids))]
+    answers, max_batch = answer_in_batches(
+        model, tokenizer, [cells[c][2] for c, _ in rows], pre.length, [question_ids[q] for _, q in rows],
+        [t_ans[q] for _, q in rows], max_new_tokens, max_batch, probe_layers, edges, reach_threshold)
+    row_of = {cq: i for i, cq in enumerate(rows)}
+
+    texts = [t for a in answers for t in a.texts]
+    hidden = torch.cat([a.hidden for a in answers]).to(torch.float16).numpy()
+    argmax = torch.cat([a.routing.argmax for a in answers]).to(torch.int32).numpy()
+    mass = torch.cat([a.routing.answer_mass for a in answers]).to(torch.float16).numpy()
+    n = len(texts)
+    reachable = (torch.cat([a.routing.reachable for a in answers]).numpy() if edges is not None
+                 else np.zeros(n, dtype=bool))
+    reach_fraction = (torch.cat([a.routing.reach_fraction for a in answers]).to(torch.float16).numpy()
+                      if edges is not None else np.full(n, np.nan, dtype=np.float16))
     out = {"rows": [], "hidden": [], "argmax": [], "mass": [], "reachable": [], "reach_fraction": [], "ledger": [],
-           "counters": {"prefill_tokens": pre.length, "question_tokens": 0, "decode_steps": 0, "decode_tokens": 0}}
-    for name, ratio, cell in _cells_for(model, pre, presses, ratios):
-        answers, max_batch = answer_in_batches(model, tokenizer, cell, pre.length, question_ids, t_ans,
-                                               max_new_tokens, max_batch, probe_layers, edges, reach_threshold)
-        texts = [t for a in answers for t in a.texts]
-        hidden = torch.cat([a.hidden for a in answers]).to(torch.float16).numpy()
-        argmax = torch.cat([a.routing.argmax for a in answers]).to(torch.int32).numpy()
-        mass = torch.cat([a.routing.answer_mass for a in answers]).to(torch.float16).numpy()
-        n = len(texts)
-        reachable = (torch.cat([a.routing.reachable for a in answers]).numpy() if edges is not None
-                     else np.zeros(n, dtype=bool))
-        reach_fraction = (torch.cat([a.routing.reach_fraction for a in answers]).to(torch.float16).numpy()
-                          if edges is not None else np.full(n, np.nan, dtype=np.float16))
-        out["counters"]["decode_steps"] += sum(a.decode_steps for a in answers)
-        out["counters"]["decode_tokens"] += sum(a.decode_tokens for a in answers)
-        out["counters"]["question_tokens"] += sum(a.prompt_tokens for a in answers)
-        kept = torch.stack(cell.kept).float()
+           "counters": {"prefill_tokens": pre.length,
+                        "question_tokens": sum(a.prompt_tokens for a in answers),
+                        "decode_steps": sum(a.decode_steps for a in answers),
+                        "decode_tokens": sum(a.decode_tokens for a in answers)},
+           "max_batch": max_batch}
+    for c, (name, ratio, cell) in enumerate(cells):
+        kept_fraction = float(torch.stack(cell.kept).float().mean())
         entry = ledger.pack(cell.kept)
         # Ratio 0 is the same cache for every press: report it under each.
         for press in ([name] if name is not None else list(presses)):
             out["ledger"].append({"dataset": record["dataset"], "regime": regime, "passage_id": record["passage_id"],
                                   "press": press, "ratio": float(ratio), **entry})
-            for i, (q, text) in enumerate(zip(record["questions"], texts)):
+            for j, q in enumerate(record["questions"]):
+                i = row_of[(c, j)]
                 out["rows"].append({
                     "dataset": record["dataset"], "regime": regime, "press": press, "ratio": float(ratio),
                     "passage_id": record["passage_id"], "qid": q["qid"], "question": q["question"],
-                    "prediction": text, "answers": json.dumps(q["answers"], ensure_ascii=False),
+                    "prediction": texts[i], "answers": json.dumps(q["answers"], ensure_ascii=False),
                     "answer_type": q["answer_type"], "question_type": q["question_type"],
                     "direction": q["direction"], "hop": q.get("hop"),
-                    "n_context_tokens": pre.length, "kept_fraction": float(kept.mean()),
-                    "evidence_positions": t_ans[i],
+                    "n_context_tokens": pre.length, "kept_fraction": kept_fraction,
+                    "evidence_positions": t_ans[j],
                 })
                 out["hidden"].append(hidden[i])
                 out["argmax"].append(argmax[i])
@@ -186,10 +219,12 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
         log.info("resuming: %d of %d passages already done", len(done), len(records))
     totals = {"prefill_tokens": 0, "question_tokens": 0, "decode_steps": 0, "decode_tokens": 0}
     todo = [r for r in records if r not in done]
+    max_batch = int(inference.get("max_batch_questions", 64))
     for record in tqdm(todo, desc=f"{model_name}/{records[0]['dataset']}/{regime}", unit="passage", mininterval=5):
         out = answer_passage(
             model, tokenizer, record, regime, presses, ratios, int(inference.get("max_new_tokens", 16)),
-            int(inference.get("max_batch_questions", 64)), probe_layers, inference.get("reachability_threshold"))
+            max_batch, probe_layers, inference.get("reachability_threshold"))
+        max_batch = out["max_batch"]  # after an out-of-memory retry, stay at the size that fit
         for key in totals:
             totals[key] += out["counters"][key]
         for row in out["rows"] + out["ledger"]:

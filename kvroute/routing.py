@@ -78,9 +78,10 @@ def reachability(context_edges: torch.Tensor, question_edges: list[torch.Tensor]
 class RoutingProbe:
     """Collects first-step routing during one batched question forward.
 
-    ``positions[l]`` maps layer l's cache slots to context positions (per KV
-    head); ``masked[l]`` lists AdaKV's (head, slot) pairs; ``pad[b]`` is the
-    number of left-padding slots of row b; ``evidence[b]`` is T_ans of row b.
+    ``positions[l]`` (rows, kv_heads, slots) maps layer l's cache slots to
+    context positions, -1 on padding; ``masked[l]`` lists AdaKV's (row, head,
+    slot) triples; ``pad[b]`` is the number of left-padding question slots of
+    row b; ``evidence[b]`` is T_ans of row b.
     """
 
     def __init__(self, modules, positions, masked, pad: list[int], width: int, context_length: int,
@@ -101,62 +102,74 @@ class RoutingProbe:
 
     def _slot_positions(self, layer: int, batch: int) -> torch.Tensor:
         """(batch, kv_heads, slots) prompt position of every key slot; -1 marks padding."""
-        cached = self.positions[layer]  # (kv_heads, n_cached)
-        n_heads = cached.shape[0]
+        cached = self.positions[layer]  # (batch, kv_heads, n_cached)
+        n_heads = cached.shape[1]
         question = torch.arange(self.width).expand(batch, self.width) - torch.tensor(self.pad)[:, None]
         question = torch.where(question >= 0, question + self.context_length, torch.full_like(question, -1))
-        return torch.cat([cached.expand(batch, -1, -1), question[:, None, :].expand(batch, n_heads, -1)], dim=-1)
+        return torch.cat([cached, question[:, None, :].expand(batch, n_heads, -1)], dim=-1)
+
+    def _on_answer(self, slot_pos: torch.Tensor) -> torch.Tensor:
+        """(batch, kv_heads, slots) bool: the slot holds a T_ans token of its row."""
+        batch = slot_pos.shape[0]
+        wanted = torch.zeros(batch, self.context_length + self.width + 1, dtype=torch.bool)
+        for b, positions in enumerate(self.evidence):
+            wanted[b, positions] = True
+        flat = slot_pos.reshape(batch, -1).clamp(min=0)
+        return wanted.gather(1, flat).view_as(slot_pos) & (slot_pos >= 0)
 
     def hook(self, module, args, kwargs, output):
         layer = module.layer_idx
-        hidden = kwargs["hidden_states"][:, -1:]
+        # The first decoding step reads only the last prompt token; reachability needs every question token.
+        every = self.context_edges is not None
+        hidden = kwargs["hidden_states"] if every else kwargs["hidden_states"][:, -1:]
+        width = hidden.shape[1]
         cos, sin = kwargs["position_embeddings"]
-        query = get_prerope_query_states(module, hidden)  # (batch, q_heads, 1, dim)
-        query, _ = apply_rotary_pos_emb(query, query, cos[:, -1:], sin[:, -1:])
+        query = get_prerope_query_states(module, hidden)  # (batch, q_heads, width, dim)
+        query, _ = apply_rotary_pos_emb(query, query, cos[:, -width:], sin[:, -width:])
         keys = kwargs["past_key_values"].layers[layer].keys
-        batch, n_kv, n_slots, _ = keys.shape
+        batch, n_kv, n_slots, dim = keys.shape
         groups = query.shape[1] // n_kv
-        scores = (query.float() @ repeat_kv(keys, groups).float().transpose(-1, -2)).squeeze(2) * module.scaling
+        # Query heads sharing a KV head are scored together: no copy of the keys per query head.
+        grouped = query.reshape(batch, n_kv, groups * width, dim).float()
+        scores = (grouped @ keys.float().transpose(-1, -2)) * module.scaling
+        scores = scores.view(batch, n_kv, groups, width, n_slots)
 
         slot_pos = self._slot_positions(layer, batch)  # (batch, kv_heads, slots)
         blocked = slot_pos < 0
         if self.masked[layer] is not None:
-            heads, seqs = self.masked[layer]
-            blocked[:, heads.cpu(), seqs.cpu()] = True
-        blocked = blocked.repeat_interleave(groups, dim=1).to(scores.device)
-        weights = scores.masked_fill(blocked, float("-inf")).softmax(-1)
+            rows, heads, seqs = self.masked[layer]
+            blocked[rows.cpu(), heads.cpu(), seqs.cpu()] = True
+        # Question token i sees the cache and question tokens up to itself.
+        future = torch.zeros(width, n_slots, dtype=torch.bool)
+        future[:, n_slots - width:] = torch.ones(width, width, dtype=torch.bool).triu(1)
+        hide = (blocked[:, :, None, None, :] | future).to(scores.device)
+        # Padded question rows see nothing: their all -inf rows become zeros.
+        weights = scores.masked_fill(hide, float("-inf")).softmax(-1).nan_to_num(0.0)
 
-        slot_pos_q = slot_pos.repeat_interleave(groups, dim=1).to(scores.device)
-        self.argmax[layer] = slot_pos_q.gather(-1, weights.argmax(-1, keepdim=True)).squeeze(-1).cpu()
+        last = weights[:, :, :, -1]  # (batch, kv_heads, groups, slots)
+        slot_pos = slot_pos.to(scores.device)
+        best = last.argmax(-1)  # slot index per query head
+        self.argmax[layer] = slot_pos.gather(-1, best).reshape(batch, n_kv * groups).cpu()
         if self.evidence is not None:
-            on_answer = torch.zeros_like(blocked)
-            for b, positions in enumerate(self.evidence):
-                if positions:
-                    wanted = torch.tensor(positions, device=slot_pos_q.device)
-                    on_answer[b] = torch.isin(slot_pos_q[b], wanted)
-            self.mass[layer] = (weights * on_answer).sum(-1).cpu()
-        if self.context_edges is not None:
-            self.question_edges[layer] = self._question_edges(module, kwargs, keys, slot_pos_q, blocked)
+            on_answer = self._on_answer(slot_pos.cpu()).to(scores.device)
+            self.mass[layer] = (last * on_answer[:, :, None, :]).sum(-1).reshape(batch, n_kv * groups).cpu()
+        if every:
+            self.question_edges[layer] = self._question_edges(weights, slot_pos)
         return output
 
-    def _question_edges(self, module, kwargs, keys, slot_pos_q, blocked) -> torch.Tensor:
-        """(batch, width, T + width) bool edges of every question token at this layer."""
-        cos, sin = kwargs["position_embeddings"]
-        query = get_prerope_query_states(module, kwargs["hidden_states"])  # (batch, q_heads, width, dim)
-        query, _ = apply_rotary_pos_emb(query, query, cos, sin)
-        groups = query.shape[1] // keys.shape[1]
-        scores = (query.float() @ repeat_kv(keys, groups).float().transpose(-1, -2)) * module.scaling
-        n_cached = keys.shape[2] - self.width
-        future = torch.zeros(self.width, keys.shape[2], dtype=torch.bool, device=scores.device)
-        future[:, n_cached:] = torch.ones(self.width, self.width, dtype=torch.bool, device=scores.device).triu(1)
-        hidden = blocked[:, :, None, :] | future
-        weights = scores.masked_fill(hidden, float("-inf")).softmax(-1).nan_to_num(0.0)  # padded rows are all -inf
+    def _question_edges(self, weights: torch.Tensor, slot_pos: torch.Tensor) -> torch.Tensor:
+        """(batch, width, T + width) bool: question token i reads prompt position j at this layer.
+
+        ``weights`` is (batch, kv_heads, groups, width, slots); an edge exists
+        when some query head gives the slot more than the threshold.
+        """
+        batch, n_kv, _, width, n_slots = weights.shape
+        strong = (weights > self.threshold).any(2)  # (batch, kv_heads, width, slots)
         n_nodes = self.context_length + self.width
-        target = slot_pos_q[:, :, None, :].expand_as(weights).clamp(min=0)
-        target = torch.where(weights > self.threshold, target, torch.full_like(target, n_nodes))
-        batch, heads, width, slots = weights.shape
+        target = slot_pos.clamp(min=0)[:, :, None, :].expand(batch, n_kv, width, n_slots)
+        target = torch.where(strong, target, torch.full_like(target, n_nodes))
         edges = torch.zeros(batch, width, n_nodes + 1, dtype=torch.bool, device=weights.device)
-        edges.scatter_(2, target.permute(0, 2, 1, 3).reshape(batch, width, heads * slots), True)
+        edges.scatter_(2, target.permute(0, 2, 1, 3).reshape(batch, width, n_kv * n_slots), True)
         return edges[..., :n_nodes].cpu()
 
     @contextlib.contextmanager

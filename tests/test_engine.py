@@ -113,6 +113,26 @@ def test_answers_equal_stock_pipeline(prepared, name):
         assert mine == stock, f"{name} at {ratio}"
 
 
+def test_one_batch_across_presses_and_ratios_equals_stock_pipeline(prepared):
+    """Rows of differently compressed caches share a batch: padding and AdaKV masks stay per row."""
+    model, tokenizer, context, questions, _, question_ids, pre = prepared
+    pipe = pipeline("kv-press-text-generation", model=model, tokenizer=tokenizer)
+    banks = {name: engine.ScoreBank(spec) for name, spec in SPECS.items()}
+    cells = [("none", 0.0, engine.uncompressed_cell(pre))]
+    cells += [(name, r, engine.compress_cell(pre, name, SPECS[name], r, banks[name]))
+              for name, r in [("chunk_ea", 0.7), ("adakv_ea", 0.7), ("chunk_ea", 0.3)]]
+    assert len({engine.layer_uniform_length(c) for _, _, c in cells}) == 3  # caches of three lengths
+    row_cells = [c for _, _, c in cells for _ in question_ids]
+    out = engine.answer(model, tokenizer, row_cells, pre.length, question_ids * len(cells), 10, routing=True)
+    for i, (name, ratio, cell) in enumerate(cells):
+        press = stock_press(name, ratio) if ratio else None
+        stock = pipe(context, questions=questions, press=press, max_new_tokens=10)["answers"]
+        rows = slice(i * len(question_ids), (i + 1) * len(question_ids))
+        assert out.texts[rows] == stock, f"{name} at {ratio}"
+        alone = engine.answer(model, tokenizer, cell, pre.length, question_ids, 1, routing=True).routing
+        assert torch.equal(out.routing.argmax[rows], alone.argmax), f"{name} at {ratio}: routing moved"
+
+
 def test_uncompressed_answers_equal_stock_pipeline(prepared):
     model, tokenizer, context, questions, _, question_ids, pre = prepared
     pipe = pipeline("kv-press-text-generation", model=model, tokenizer=tokenizer)

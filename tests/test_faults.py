@@ -69,8 +69,10 @@ def test_cuda_out_of_memory_halves_the_batch_and_retries(smollm2, monkeypatch, c
     with caplog.at_level("WARNING"):
         out = inference.answer_passage(model, tokenizer, record, "agnostic", PRESSES, [0.0, 0.5], 3, 64, [1])
     assert len(out["rows"]) == 13 * 2  # every question answered at both ratios
-    assert sizes[:3] == [13, 6, 3] and max(sizes[3:]) <= 3  # all 13 questions, then halved until it fits
-    assert "retrying with 3 questions per batch" in caplog.text
+    # 13 questions x 2 cells in one batch, then halved until it fits
+    assert sizes[:4] == [26, 13, 6, 3] and max(sizes[4:]) <= 3
+    assert "retrying with 3 rows per batch" in caplog.text
+    assert out["max_batch"] == 3  # later passages start from the size that fit
 
 
 def test_merge_refuses_misaligned_shards(tmp_path):

@@ -96,3 +96,37 @@ def test_shards_merge_to_the_whole(smollm2_manifest, dataset, tmp_path, clean_ru
 def test_bad_passage_range_is_refused(smollm2_manifest, dataset, tmp_path):
     with pytest.raises(ValueError, match="outside the dataset's 2 passages"):
         run(smollm2_manifest, dataset, tmp_path, passages="1-5")
+
+
+def test_answers_do_not_depend_on_how_rows_are_batched(smollm2):
+    """One row per batch is stock-exact; batching questions across presses and ratios must not change fp32 output."""
+    import torch
+
+    model, tokenizer = smollm2
+    record = {**generate("knowledge_manipulation", 1, 5)[0], "dataset": "knowledge_manipulation"}
+    runs = {size: inference.answer_passage(model, tokenizer, record, "aware", PRESSES, [0.0, 0.3, 0.8], 4, size,
+                                           [15, 30], reach_threshold=0.02)
+            for size in (1, 7, 64)}
+    assert runs[64]["counters"]["decode_steps"] < runs[1]["counters"]["decode_steps"]
+    texts = {size: [r["prediction"] for r in out["rows"]] for size, out in runs.items()}
+    assert texts[1] == texts[7] == texts[64]
+    for size in (7, 64):
+        assert np.array_equal(np.stack(runs[size]["argmax"]), np.stack(runs[1]["argmax"]))
+        assert np.array_equal(runs[size]["reachable"], runs[1]["reachable"])
+        assert torch.allclose(torch.tensor(np.stack(runs[size]["mass"])).float(),
+                              torch.tensor(np.stack(runs[1]["mass"])).float(), atol=2e-3)
+
+
+def test_cells_whose_layers_differ_in_length_are_batched_alone():
+    import torch
+
+    from kvroute import engine
+
+    def cell(*lengths):
+        keys = [torch.zeros(1, 2, n, 4) for n in lengths]
+        return engine.Cell("p", 0.5, keys, keys, [None] * len(lengths), [], [])
+
+    even, other, ragged = cell(5, 5), cell(3, 3), cell(5, 3)
+    rows = [even, even, other, ragged, ragged, even, other]
+    assert inference._batches(rows, 64) == [[0, 1, 2], [3, 4], [5, 6]]
+    assert inference._batches(rows, 2) == [[0, 1], [2], [3, 4], [5, 6]]
