@@ -111,8 +111,7 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
     """Everything one passage contributes: prediction rows, hidden states, routing, ledger rows.
 
     Every (press, ratio) cell x question of the passage is one row; rows of all
-    cells are answered together, longest caches first so that little padding
-    is needed.
+    cells are answered together in batches of similar question length.
     """
     questions = [q["question"] for q in record["questions"]]
     context = prompts.build_context(record["passage"], questions, regime)
@@ -123,8 +122,10 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
     pre = engine.prefill(model, context_ids)
     edges = routing.prefill_edges(pre, reach_threshold) if reach_threshold else None
     cells = list(_cells_for(model, pre, presses, ratios))
-    order = sorted(range(len(cells)), key=lambda c: -(engine.layer_uniform_length(cells[c][2]) or 0))
-    rows = [(c, q) for c in order for q in range(len(question_ids))]
+    # Rows sorted by question length: a batch's question padding costs full forward
+    # FLOPs, while padding shorter caches only costs attention over masked slots.
+    rows = sorted(((c, q) for c in range(len(cells)) for q in range(len(question_ids))),
+                  key=lambda cq: (question_ids[cq[1]].shape[1], -(engine.layer_uniform_length(cells[cq[0]][2]) or 0)))
     answers, max_batch = answer_in_batches(
         model, tokenizer, [cells[c][2] for c, _ in rows], pre.length, [question_ids[q] for _, q in rows],
         [t_ans[q] for _, q in rows], max_new_tokens, max_batch, probe_layers, edges, reach_threshold)

@@ -227,6 +227,27 @@ def load(manifest_path, device: str = "cpu", dtype: str = "float32", attn_implem
     return model, tokenizer
 
 
+def random_model(config_path: str | os.PathLike, device: str = "cpu", dtype: str = "bfloat16",
+                 attn_implementation: str = "sdpa", seed: int = 0, **overrides):
+    """Random weights in the architecture of a ``config.json``: for throughput benchmarks, not answers.
+
+    ``config/arch/`` holds the paper's LLaMA-3-8B and Qwen-2.5-7B shapes, so a
+    GPU benchmark needs no download. ``overrides`` shrink it (tests).
+    """
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    quiet_transformers()
+    fields = {k: v for k, v in json.loads(Path(config_path).read_text()).items() if not k.startswith("_")}
+    check_supported(fields.get("architectures"), str(config_path))
+    config = AutoConfig.for_model(**{**fields, **overrides})
+    torch.manual_seed(seed)
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype),
+                                                 attn_implementation=attn_implementation)
+    return model.eval()
+
+
 def eos_ids(model) -> list[int]:
     eos = model.generation_config.eos_token_id
     if eos is None:

@@ -1,0 +1,63 @@
+"""The benchmark script: its FLOP count, the paper architectures it builds, and a real side-by-side run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+import torch
+
+from kvroute import models
+
+from conftest import REPO
+
+
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_inference", REPO / "scripts" / "bench_inference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("arch, billions", [("llama-3-8b", 8.03), ("qwen2.5-7b", 7.62)])
+def test_architecture_configs_have_the_papers_parameter_counts(arch, billions):
+    # On the meta device: shapes only, no memory.
+    model = models.random_model(REPO / "config" / "arch" / f"{arch}.json", device="meta")
+    n = sum(p.numel() for p in model.parameters())
+    assert n / 1e9 == pytest.approx(billions, abs=0.01)
+
+
+def test_forward_flops_is_twice_the_matmul_parameters_per_token():
+    model = models.random_model(REPO / "config" / "arch" / "qwen2.5-7b.json", device="meta")
+    matmul = sum(p.numel() for n, p in model.named_parameters() if p.dim() == 2 and "embed_tokens" not in n)
+    flops = bench().forward_flops(model.config, 1000)
+    config = model.config
+    attention = config.num_hidden_layers * 4 * config.hidden_size * 1000 * 1001 / 2
+    assert flops - attention == pytest.approx(2 * matmul * 1000, rel=1e-9)
+
+
+def test_random_model_runs_and_is_seeded():
+    tiny = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, head_dim=16, vocab_size=1000)
+    a = models.random_model(REPO / "config" / "arch" / "llama-3-8b.json", dtype="float32", **tiny)
+    b = models.random_model(REPO / "config" / "arch" / "llama-3-8b.json", dtype="float32", **tiny)
+    ids = torch.tensor([[1, 2, 3]])
+    with torch.inference_mode():
+        assert torch.equal(a(ids).logits, b(ids).logits)
+    assert type(a).__name__ == "LlamaForCausalLM"
+
+
+def test_bench_runs_both_loops_and_agrees_in_float32(smollm2_manifest, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    bench().main(["--config", str(REPO / "config" / "ci_small.yaml"), "--passages", "1",
+                  "--models-dir", str(smollm2_manifest.parent.parent), "--out", str(out)])
+    result = json.loads(out.read_text())
+    printed = capsys.readouterr().out
+    assert "answer agreement" in printed and "answers/s" in printed
+    # 13 questions x (1 uncompressed + 2 presses) x 2 regimes
+    assert result["cells"] == 13 * 3 * 2
+    assert result["agreement"] == result["cells"], result["disagreements"]
+    stock, ours = result["stock"], result["kvroute"]
+    assert ours["prefill_tokens"] * 3 == stock["prefill_tokens"]  # one prefill per passage and regime instead of 3
+    assert ours["decode_steps"] < stock["decode_steps"]
