@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import DynamicCache
 
+from kvroute import attention
 from kvroute import presses as press_registry
 from kvroute.models import eos_ids
 from kvroute.routing import Routing, RoutingProbe
@@ -314,6 +315,7 @@ def answer(model, tokenizer, cell: Cell | list[Cell], context_length: int, quest
     padding is masked out, and each row's RoPE positions continue from the
     uncompressed context length, as in kvpress's pipeline.
     """
+    attention.install()  # batched bf16 attention on CPU without torch's slow kernel
     device = model.device
     modules = attention_modules(model)
     batch = len(question_ids)

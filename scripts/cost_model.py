@@ -52,8 +52,15 @@ def seconds(cfg: dict, model: str, hw: Hardware) -> dict:
     study = cfg["study"]
     n_nonzero = len([r for r in study["ratios"] if r > 0])
     cells = n_nonzero * len(study["presses"]) + (1 if 0.0 in study["ratios"] else 0)
+    batch = cfg.get("inference", {}).get("max_batch_questions", 64)
     weight_bytes = 2 * m["params"]  # bf16
+    kv_bytes_per_token = 2 * 2 * m["layers"] * m["kv_heads"] * m["head_dim"]  # keys and values, bf16
     flops_per_token = 2 * m["params"]
+
+    def step(rows: float, ctx: float) -> float:
+        # One decode step streams the weights once and every row's cache.
+        return (weight_bytes + rows * ctx * kv_bytes_per_token) / (hw.bandwidth * hw.bw_efficiency)
+
     out = {"stock": 0.0, "kvroute": 0.0}
     for ds in study["datasets"]:
         words, q = DATASETS[cfg["datasets"][ds].get("generator", ds)]
@@ -62,11 +69,13 @@ def seconds(cfg: dict, model: str, hw: Hardware) -> dict:
             ctx = words * TOKENS_PER_WORD + TEMPLATE_TOKENS + (q * QUESTION_TOKENS if regime == "aware" else 0)
             prefill = flops_per_token * ctx / (hw.peak_flops * hw.mfu)
             questions = flops_per_token * q * QUESTION_TOKENS / (hw.peak_flops * hw.mfu)
-            step = weight_bytes / (hw.bandwidth * hw.bw_efficiency)
             # stock: a prefill per cell, every question decoded on its own
-            out["stock"] += passages * cells * (prefill + questions + q * hw.mean_answer_tokens * step)
-            # kvroute: one prefill per passage, one batched decode per cell (memory-bound: ~ one stream)
-            out["kvroute"] += passages * (prefill + cells * (questions + hw.mean_answer_tokens * step))
+            out["stock"] += passages * cells * (prefill + questions + q * hw.mean_answer_tokens * step(1, ctx))
+            # kvroute: one prefill per passage; all cells x questions decoded in batches of `batch` rows
+            rows = cells * q
+            batches = -(-rows // batch)
+            decode = batches * hw.mean_answer_tokens * step(rows / batches, ctx)
+            out["kvroute"] += passages * (prefill + cells * questions + decode)
     return out
 
 
@@ -78,6 +87,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     cfg = yaml.safe_load(open(a.config))
     hw = Hardware(mfu=a.mfu, bw_efficiency=a.bw_efficiency)
+    print(f"rows per decode batch: {cfg.get('inference', {}).get('max_batch_questions', 64)}")
     print(f"assumptions: H100 bf16 peak {hw.peak_flops / 1e12:.0f} TFLOP/s at MFU {hw.mfu:.0%}, "
           f"{hw.bandwidth / 1e12:.2f} TB/s at {hw.bw_efficiency:.0%}, {hw.mean_answer_tokens:.0f} tokens per answer")
     print(f"{'model':32}{'stock GPU-h':>14}{'kvroute GPU-h':>16}{'ratio':>8}")

@@ -1,0 +1,93 @@
+"""The matmul attention path used for batched bf16 decoding on CPU, against transformers' sdpa."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+import torch
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+from kvroute import attention
+
+BATCH, HEADS, KV_HEADS, DIM, CACHED = 3, 6, 2, 16, 20
+
+
+def module():
+    return types.SimpleNamespace(num_key_value_groups=HEADS // KV_HEADS, is_causal=True, masked_key_indices=None)
+
+
+def inputs(q_len: int, dtype=torch.float32, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(BATCH, HEADS, q_len, DIM, generator=g).to(dtype)
+    k = torch.randn(BATCH, KV_HEADS, CACHED + q_len, DIM, generator=g).to(dtype)
+    v = torch.randn(BATCH, KV_HEADS, CACHED + q_len, DIM, generator=g).to(dtype)
+    # Row 1's cache is 5 slots shorter (padding), row 2's question is left-padded by 2; causal inside the question.
+    mask = torch.ones(BATCH, 1, q_len, CACHED + q_len, dtype=torch.bool)
+    mask[1, :, :, CACHED - 5:CACHED] = False
+    mask[2, :, :, CACHED:CACHED + min(2, q_len - 1)] = False
+    mask[:, :, :, CACHED:] &= torch.ones(q_len, q_len, dtype=torch.bool).tril()
+    return q, k, v, mask
+
+
+@pytest.mark.parametrize("q_len", [1, 7])
+def test_matmul_attention_equals_sdpa_in_float32(q_len):
+    q, k, v, mask = inputs(q_len)
+    ours, _ = attention.matmul_attention(module(), q, k, v, mask, scaling=0.3)
+    ref, _ = sdpa_attention_forward(module(), q, k, v, mask, scaling=0.3)
+    assert ours.shape == ref.shape == (BATCH, q_len, HEADS, DIM)
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_matmul_attention_is_within_bf16_rounding_of_sdpa():
+    q, k, v, mask = inputs(1, torch.bfloat16)
+    ours, _ = attention.matmul_attention(module(), q, k, v, mask)
+    ref, _ = sdpa_attention_forward(module(), q, k, v, mask)
+    exact, _ = sdpa_attention_forward(module(), q.float(), k.float(), v.float(), mask)
+    # No further from the float32 result than torch's own bf16 kernel, give or take one bf16 step.
+    assert (ours.float() - exact).abs().max() <= (ref.float() - exact).abs().max() + 2 ** -7
+
+
+def test_a_fully_masked_row_stays_finite():
+    q, k, v, mask = inputs(1)
+    mask[0] = False
+    ours, _ = attention.matmul_attention(module(), q, k, v, mask)
+    assert torch.isfinite(ours).all()
+
+
+def test_install_routes_only_batched_reduced_precision_cpu_calls(monkeypatch):
+    calls = []
+    real = attention.matmul_attention
+    monkeypatch.setattr(attention, "matmul_attention", lambda *a, **kw: calls.append(a[1].shape) or real(*a, **kw))
+    monkeypatch.setitem(ALL_ATTENTION_FUNCTIONS._local_mapping, "sdpa", ALL_ATTENTION_FUNCTIONS["sdpa"])
+    attention.install()
+    attention.install()  # idempotent: one wrapper, not two
+    sdpa = ALL_ATTENTION_FUNCTIONS["sdpa"]
+    q, k, v, mask = inputs(1, torch.bfloat16)
+    sdpa(module(), q, k, v, mask, dropout=0.0)  # batched bf16 decode: matmul path
+    sdpa(module(), q[:1], k[:1], v[:1], None, dropout=0.0)  # one row, as stock kvpress decodes: sdpa
+    sdpa(module(), q.float(), k.float(), v.float(), mask, dropout=0.0)  # float32: sdpa
+    assert calls == [q.shape]
+
+
+def test_kvpress_key_masking_applies_on_the_matmul_path(monkeypatch):
+    """AdaKV's masked keys (kvpress's fake-key patch) must get no weight on the new path either."""
+    monkeypatch.setitem(ALL_ATTENTION_FUNCTIONS._local_mapping, "sdpa", ALL_ATTENTION_FUNCTIONS["sdpa"])
+    attention.install()
+    q, k, v, mask = inputs(1, torch.bfloat16)
+    m = module()
+    rows, heads, slots = torch.tensor([0, 0, 2]), torch.tensor([0, 1, 1]), torch.tensor([3, 4, 10])
+    m.masked_key_indices = (rows, heads, slots)
+    masked_out, _ = ALL_ATTENTION_FUNCTIONS["sdpa"](m, q, k.clone(), v, mask, dropout=0.0)
+    # The same exclusion expressed as an attention mask, per KV head.
+    reference = []
+    for h in range(KV_HEADS):
+        per_head = mask.clone()
+        for r, hh, s in zip(rows, heads, slots):
+            if hh == h:
+                per_head[r, :, :, s] = False
+        qh = q[:, h * 3:(h + 1) * 3]
+        out, _ = attention.matmul_attention(module(), qh, k[:, h:h + 1], v[:, h:h + 1], per_head)
+        reference.append(out)
+    torch.testing.assert_close(masked_out, torch.cat(reference, dim=2), atol=0, rtol=0)
