@@ -234,7 +234,7 @@ class Layout:
         """AdaKV's masked keys as (row, head, slot) per layer, for ``rows`` renumbered 0..n-1."""
         cells = self.row_cells if rows is None else [self.row_cells[r] for r in rows]
         out = []
-        for layer in range(len(self.keys)):
+        for layer in range(len(self.positions)):
             parts = [(i, c.masked[layer]) for i, c in enumerate(cells) if c.masked[layer] is not None]
             if not parts:
                 out.append(None)
@@ -337,6 +337,9 @@ def answer(model, tokenizer, cell: Cell | list[Cell], context_length: int, quest
     cache = DynamicCache()
     for layer, (k, v) in enumerate(zip(layout.keys, layout.values)):
         cache.update(k, v, layer)
+    # The cache owns the stacked tensors now; dropping ours lets each layer's
+    # copy be freed as soon as the question forward extends it.
+    layout.keys, layout.values = [], []
     attn = torch.cat([layout.cache_mask.long(), qmask], dim=1)
     need_mask = not bool(attn.all())
     stop = set(eos_ids(model))
