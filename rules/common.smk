@@ -32,7 +32,7 @@ def model_mem_mb(w, attempt=1):
 
 
 def question_batch(w, attempt=1):
-    """Questions decoded together; halved on every retry so an out-of-memory job can finish."""
+    """Rows (question x press x ratio) decoded together; halved on every retry so an out-of-memory job can finish."""
     return max(1, config["inference"]["max_batch_questions"] // 2 ** (attempt - 1))
 
 
