@@ -259,13 +259,13 @@ def stack_cells(row_cells: list[Cell]) -> Layout:
     if None in lengths:
         raise ValueError("cells whose layers keep different numbers of slots can only be batched alone")
     slots = max(lengths)
-    which = torch.tensor([next(i for i, u in enumerate(unique) if u is c) for c in row_cells])
+    index = {id(u): i for i, u in enumerate(unique)}
+    which = torch.tensor([index[id(c)] for c in row_cells])
 
     def stacked(tensors: list[torch.Tensor], fill) -> torch.Tensor:
+        # keys and values are (1, kv_heads, slots, dim); positions are (kv_heads, slots)
         padded = [torch.nn.functional.pad(t, (0, 0, 0, slots - t.shape[2]), value=fill) if t.dim() == 4
-                  else torch.nn.functional.pad(t, (0, slots - t.shape[-1]), value=fill) for t in tensors]
-        if padded[0].dim() == 2:
-            padded = [p[None] for p in padded]
+                  else torch.nn.functional.pad(t, (0, slots - t.shape[1]), value=fill)[None] for t in tensors]
         return torch.cat(padded)[which.to(padded[0].device)]
 
     n_layers = len(unique[0].keys)

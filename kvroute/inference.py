@@ -105,6 +105,24 @@ def _stackable(a: engine.Cell, b: engine.Cell) -> bool:
     return a is b or (engine.layer_uniform_length(a) is not None and engine.layer_uniform_length(b) is not None)
 
 
+def _row_order(cells: list[engine.Cell], question_lengths: list[int]) -> list[tuple[int, int]]:
+    """(cell, question) rows in the order they are batched.
+
+    Stackable cells' rows are sorted by question length: a batch's question
+    padding costs full forward FLOPs, while padding shorter caches only costs
+    attention over masked slots. Cells that must be batched alone follow, each
+    with its rows together.
+    """
+    lengths = [engine.layer_uniform_length(cell) for cell in cells]
+
+    def key(row):
+        c, q = row
+        ragged = lengths[c] is None
+        return (ragged, c if ragged else 0, question_lengths[q], -(lengths[c] or 0))
+
+    return sorted(((c, q) for c in range(len(cells)) for q in range(len(question_lengths))), key=key)
+
+
 def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, ratios: list[float],
                    max_new_tokens: int, max_batch: int, probe_layers: list[int],
                    reach_threshold: float | None = None) -> dict:
@@ -122,10 +140,7 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
     pre = engine.prefill(model, context_ids)
     edges = routing.prefill_edges(pre, reach_threshold) if reach_threshold else None
     cells = list(_cells_for(model, pre, presses, ratios))
-    # Rows sorted by question length: a batch's question padding costs full forward
-    # FLOPs, while padding shorter caches only costs attention over masked slots.
-    rows = sorted(((c, q) for c in range(len(cells)) for q in range(len(question_ids))),
-                  key=lambda cq: (question_ids[cq[1]].shape[1], -(engine.layer_uniform_length(cells[cq[0]][2]) or 0)))
+    rows = _row_order([cell for _, _, cell in cells], [q.shape[1] for q in question_ids])
     answers, max_batch = answer_in_batches(
         model, tokenizer, [cells[c][2] for c, _ in rows], pre.length, [question_ids[q] for _, q in rows],
         [t_ans[q] for _, q in rows], max_new_tokens, max_batch, probe_layers, edges, reach_threshold)

@@ -147,11 +147,11 @@ class RoutingProbe:
         weights = scores.masked_fill(hide, float("-inf")).softmax(-1).nan_to_num(0.0)
 
         last = weights[:, :, :, -1]  # (batch, kv_heads, groups, slots)
+        on_answer = self._on_answer(slot_pos).to(scores.device) if self.evidence is not None else None
         slot_pos = slot_pos.to(scores.device)
         best = last.argmax(-1)  # slot index per query head
         self.argmax[layer] = slot_pos.gather(-1, best).reshape(batch, n_kv * groups).cpu()
-        if self.evidence is not None:
-            on_answer = self._on_answer(slot_pos.cpu()).to(scores.device)
+        if on_answer is not None:
             self.mass[layer] = (last * on_answer[:, :, None, :]).sum(-1).reshape(batch, n_kv * groups).cpu()
         if every:
             self.question_edges[layer] = self._question_edges(weights, slot_pos)

@@ -130,3 +130,19 @@ def test_cells_whose_layers_differ_in_length_are_batched_alone():
     rows = [even, even, other, ragged, ragged, even, other]
     assert inference._batches(rows, 64) == [[0, 1, 2], [3, 4], [5, 6]]
     assert inference._batches(rows, 2) == [[0, 1], [2], [3, 4], [5, 6]]
+
+
+def test_rows_of_cells_batched_alone_stay_together():
+    import torch
+
+    from kvroute import engine
+
+    def cell(*lengths):
+        keys = [torch.zeros(1, 2, n, 4) for n in lengths]
+        return engine.Cell("p", 0.5, keys, keys, [None] * len(lengths), [], [])
+
+    cells = [cell(5, 5), cell(5, 3), cell(3, 3)]
+    order = inference._row_order(cells, [9, 4])
+    # Stackable cells by question length (longer cache first), then the ragged cell's rows together.
+    assert order == [(0, 1), (2, 1), (0, 0), (2, 0), (1, 1), (1, 0)]
+    assert len(inference._batches([cells[c] for c, _ in order], 64)) == 2
