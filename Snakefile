@@ -6,6 +6,7 @@
 # Rules are thin: each calls `python -m kvroute <stage>`. This file must not
 # import torch or transformers (SLURM jobs re-parse it).
 
+import os
 import re
 
 from snakemake.utils import min_version, validate
@@ -13,8 +14,12 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-# config.yaml is the embedded default; a --configfile replaces it rather than
-# being merged into it, so every config file is complete on its own.
+# The model registry comes first, for every config. config.yaml is the embedded
+# default study; a --configfile replaces it rather than being merged into it
+# (its values still win over the registry's, key by key).
+configfile: os.path.join(workflow.basedir, "config", "models.yaml")
+
+
 if not workflow.overwrite_configfiles:
 
     configfile: "config.yaml"
@@ -34,11 +39,6 @@ wildcard_constraints:
     end=r"\d+",
 
 
-localrules:
-    all,
-    merge_shards,
-
-
 include: "rules/datasets.smk"
 include: "rules/models.smk"
 include: "rules/inference.smk"
@@ -50,6 +50,7 @@ include: "rules/figures.smk"
 
 rule all:
     default_target: True
+    localrule: True
     input:
         FIGURES,
         TABLES,

@@ -6,7 +6,8 @@ model x dataset x regime. All use the same files, so merging is concatenation:
 - predictions.parquet: one row per question x press x ratio
 - hidden.npz:  states (rows, probe_layers, hidden) fp16, layers, and the row index
 - routing.npz: argmax (rows, layers, q_heads) int32, answer_mass fp16, reachable bool and
-  reach_fraction fp16 (T_ans reachable from the query, paper Definition 2), and the row index
+  reach_fraction fp16 (T_ans reachable from the query; context edges from the uncompressed
+  prefill, a variant of paper Definition 2: docs/definitions.md), and the row index
 - ledger.parquet: packed kept-bits per passage x press x ratio
 
 Rows of the .npz files align with predictions.parquet (same order; qid, press
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kvroute.io import atomic_path, write_parquet
+from kvroute.io import write_npz, write_parquet
 
 FILES = {"predictions": "predictions.parquet", "hidden": "hidden.npz", "routing": "routing.npz",
          "ledger": "ledger.parquet"}
@@ -37,11 +38,6 @@ def _row_index(table: pd.DataFrame) -> dict[str, np.ndarray]:
             "ratio": table["ratio"].to_numpy(float)}
 
 
-def _save_npz(path: Path, arrays: dict) -> None:
-    with atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, **arrays)
-
-
 def write(outputs: dict, rows: list[dict], ledger_rows: list[dict], hidden: np.ndarray, layers: list[int],
           argmax: np.ndarray, answer_mass: np.ndarray, reachable: np.ndarray | None = None,
           reach_fraction: np.ndarray | None = None) -> None:
@@ -51,11 +47,11 @@ def write(outputs: dict, rows: list[dict], ledger_rows: list[dict], hidden: np.n
         table = table[["model"] + [c for c in table.columns if c != "model"]]
     table["hop"] = table["hop"].astype("Int64")
     index = _row_index(table)
-    _save_npz(outputs["hidden"], {"states": hidden, "layers": np.asarray(layers), **index})
+    write_npz({"states": hidden, "layers": np.asarray(layers), **index}, outputs["hidden"])
     n = len(table)
     reach = {"reachable": np.zeros(n, dtype=bool) if reachable is None else reachable,
              "reach_fraction": np.full(n, np.nan, np.float16) if reach_fraction is None else reach_fraction}
-    _save_npz(outputs["routing"], {"argmax": argmax, "answer_mass": answer_mass, **reach, **index})
+    write_npz({"argmax": argmax, "answer_mass": answer_mass, **reach, **index}, outputs["routing"])
     write_parquet(pd.DataFrame(ledger_rows), outputs["ledger"])
     write_parquet(table, outputs["predictions"])
 
@@ -76,6 +72,6 @@ def merge(sources: list[dict], outputs: dict) -> None:
         for name, column in index.items():
             if not np.array_equal(merged[name], column):
                 raise ValueError(f"{key} rows are not aligned with predictions ({name} differs)")
-        _save_npz(outputs[key], merged)
+        write_npz(merged, outputs[key])
     write_parquet(pd.concat([pd.read_parquet(s["ledger"]) for s in sources], ignore_index=True), outputs["ledger"])
     write_parquet(table, outputs["predictions"])

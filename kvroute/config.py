@@ -14,6 +14,8 @@ import jsonschema
 import yaml
 
 SCHEMA_PATH = Path(str(resources.files("kvroute") / "schemas" / "config.schema.yaml"))
+# The model registry every config shares (the Snakefile loads it with `configfile:` first).
+MODELS_PATH = Path(__file__).resolve().parents[1] / "config" / "models.yaml"
 
 # kvpress 0.5.5's press classes, listed here so the Snakefile can reject an
 # unknown press without importing kvpress (and torch). A test keeps this list
@@ -90,17 +92,40 @@ def _check_references(config: dict) -> None:
                     f"config key presses.{name}.{field}: {spec[field]!r} is not a kvpress press; "
                     f"allowed values: {', '.join(KVPRESS_PRESSES)}"
                 )
+    generators = generator_names()
     for name, spec in config["datasets"].items():
         if ("path" in spec) == ("passages" in spec):
             raise ConfigError(f"config key datasets.{name}: give either passages (generated) or path (your JSONL)")
-        if "path" not in spec and "generator" not in spec and name not in GENERATOR_NAMES:
-            raise ConfigError(
-                f"config key datasets.{name}.generator: {name!r} is not a generator name, so name one; "
-                f"allowed values: {', '.join(GENERATOR_NAMES)}"
-            )
+        generator = spec.get("generator", name)
+        if "path" not in spec and generator not in generators:
+            key = f"datasets.{name}.generator" if "generator" in spec else f"datasets.{name}"
+            raise ConfigError(f"config key {key}: {generator!r} is not a generator name, so name one under "
+                              f"datasets.{name}.generator; allowed values: {', '.join(generators)}")
+    for name in study["datasets"]:
+        if "path" in config["datasets"][name]:
+            _check_dataset_file(name, config["datasets"][name]["path"])
 
 
-GENERATOR_NAMES = ("base", "knowledge_manipulation", "multi_presence", "multi_entity", "long_context", "coreference", "hops")
+def generator_names() -> tuple[str, ...]:
+    """Dataset generators, from their registry (the schema's enum is kept equal to it by a test)."""
+    from kvroute.datasets.registry import GENERATORS
+
+    return tuple(GENERATORS)
+
+
+def _check_dataset_file(name: str, path: str) -> None:
+    """A user's JSONL must exist, hold passages and parse, before any job runs (and any model loads)."""
+    from kvroute.datasets import load_jsonl
+
+    key = f"config key datasets.{name}.path"
+    if not Path(path).is_file():
+        raise ConfigError(f"{key}: {path} does not exist" + (" (it is a folder)" if Path(path).exists() else ""))
+    try:
+        records = load_jsonl(path)
+    except ValueError as err:  # "<path>:<line>: <problem>"
+        raise ConfigError(f"{key}: {err}") from None
+    if not records:
+        raise ConfigError(f"{key}: {path} has no passages")
 
 
 def with_defaults(config: dict) -> dict:
@@ -108,19 +133,59 @@ def with_defaults(config: dict) -> dict:
     schema = load_schema()
     out = copy.deepcopy(config)
 
+    def resolve(sub: dict) -> dict:
+        return schema["$defs"][sub["$ref"].rsplit("/", 1)[-1]] if "$ref" in sub else sub
+
     def fill(node: dict, sch: dict):
         for key, sub in sch.get("properties", {}).items():
             if key not in node and "default" in sub:
                 node[key] = copy.deepcopy(sub["default"])
             if isinstance(node.get(key), dict) and sub.get("type") == "object":
                 fill(node[key], sub)
+        entry = sch.get("additionalProperties")
+        if isinstance(entry, dict) and not sch.get("properties"):  # a registry: fill every entry
+            for value in node.values():
+                if isinstance(value, dict):
+                    fill(value, resolve(entry))
 
     fill(out, schema)
     return out
 
 
+def schema_at(key: str) -> dict:
+    """The schema of a dotted config key (``"scoring.threshold"``), with ``$ref`` resolved."""
+    schema = load_schema()
+    node = schema
+    for part in key.split("."):
+        node = node["properties"][part]
+        if "$ref" in node:  # keep the key's own default/description over the referenced one's
+            node = {**schema["$defs"][node["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def default(key: str):
+    """The schema's default for a dotted config key: the one place defaults live."""
+    return copy.deepcopy(schema_at(key)["default"])
+
+
+def section(name: str, given: dict | None = None) -> dict:
+    """Config section ``name`` with the schema's defaults under ``given`` (for callers outside Snakemake)."""
+    return with_defaults({name: dict(given or {})})[name]
+
+
+def merged(base: dict, override: dict) -> dict:
+    """``override`` on top of ``base``, nested dicts merged key by key (as Snakemake merges config files)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def load(path: str | Path) -> dict:
-    config = yaml.safe_load(Path(path).read_text())
+    """A config file on top of the model registry, validated, with the schema's defaults filled in."""
+    config = yaml.safe_load(Path(path).read_text()) or {}
+    if MODELS_PATH.exists():
+        config = merged(yaml.safe_load(MODELS_PATH.read_text()), config)
     validate(config)
     return with_defaults(config)
 

@@ -16,3 +16,8 @@ def require(df, cols: Iterable[str], name: str) -> None:
         raise ValueError(f"{name} lacks column(s): {', '.join(missing)}")
     if df.empty:
         raise ValueError(f"{name} is empty")
+
+
+def present(df: pd.DataFrame, cols: Iterable[str]) -> list[str]:
+    """The columns of ``cols`` that ``df`` has, for optional keys (tables from older runs may lack some)."""
+    return [c for c in cols if c in df.columns]

@@ -20,6 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from kvroute import artifacts, engine, evidence, ledger, prompts, routing
+from kvroute import config as kvconfig
 from kvroute import presses as press_registry
 from kvroute.datasets import load_jsonl
 from kvroute.models import load as load_model
@@ -203,7 +204,11 @@ def select_passages(records: list[dict], passages: str | None) -> list[dict]:
 
 def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[float], inference: dict,
         outputs: dict, model_name: str | None = None, passages: str | None = None) -> None:
-    """Run one infer job; ``outputs`` maps predictions, hidden, routing, ledger to paths."""
+    """Run one infer job; ``outputs`` maps predictions, hidden, routing, ledger to paths.
+
+    ``inference`` is the config's inference section; keys it lacks take the schema's defaults.
+    """
+    inference = kvconfig.section("inference", inference)
     for name, spec in presses.items():
         press_registry.validate_spec(name, spec)
     if regime not in prompts.REGIMES:
@@ -217,14 +222,14 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
     model_name = model_name or read_manifest(manifest)["name"]
 
     torch.manual_seed(0)
-    torch.set_num_threads(int(inference.get("threads", 2)))
-    device = resolve_device(inference.get("device", "auto"))
-    dtype = resolve_dtype(inference.get("dtype", "auto"), device)
+    torch.set_num_threads(inference["threads"])
+    device = resolve_device(inference["device"])
+    dtype = resolve_dtype(inference["dtype"], device)
     t0 = time.time()
     model, tokenizer = load_model(manifest, device=device, dtype=dtype,
-                                  attn_implementation=inference.get("attn_implementation", "sdpa"))
+                                  attn_implementation=inference["attn_implementation"])
     log.info("loaded %s on %s (%s) in %.1fs", model_name, device, dtype, time.time() - t0)
-    probe_layers = probe_layer_indices(inference.get("probe_layers", [0.5, 1.0]), model.config.num_hidden_layers)
+    probe_layers = probe_layer_indices(inference["probe_layers"], model.config.num_hidden_layers)
 
     # Per-passage checkpoints beside the outputs, keyed by everything that changes the answers.
     digest = settings_digest(read_manifest(manifest), regime, presses, ratios, inference, passages,
@@ -235,11 +240,11 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
         log.info("resuming: %d of %d passages already done", len(done), len(records))
     totals = {"prefill_tokens": 0, "question_tokens": 0, "decode_steps": 0, "decode_tokens": 0}
     todo = [r for r in records if r not in done]
-    max_batch = int(inference.get("max_batch_questions", 64))
+    max_batch = inference["max_batch_questions"]
     for record in tqdm(todo, desc=f"{model_name}/{records[0]['dataset']}/{regime}", unit="passage", mininterval=5):
         out = answer_passage(
-            model, tokenizer, record, regime, presses, ratios, int(inference.get("max_new_tokens", 16)),
-            max_batch, probe_layers, inference.get("reachability_threshold"))
+            model, tokenizer, record, regime, presses, ratios, inference["max_new_tokens"],
+            max_batch, probe_layers, inference["reachability_threshold"])
         max_batch = out["max_batch"]  # after an out-of-memory retry, stay at the size that fit
         for key in totals:
             totals[key] += out["counters"][key]

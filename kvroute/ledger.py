@@ -26,5 +26,5 @@ def unpack(row) -> np.ndarray:
 
 
 def globally_evicted(kept: np.ndarray) -> np.ndarray:
-    """Positions no (layer, head) keeps: GlobalEvicted(t) of the design brief."""
+    """Positions no (layer, head) keeps: GlobalEvicted(t) (docs/definitions.md)."""
     return ~kept.any(axis=(0, 1))

@@ -1,7 +1,7 @@
 """Answer scoring: SQuAD-style token F1, gold-token recall and error classes.
 
-Definitions follow DESIGN.md ("Definitions"): an answer is *correct* when
-max(F1, recall) >= threshold, *unknown* when the model abstains, and a
+Definitions: docs/definitions.md ("Error classes"). An answer is *correct* when
+max(F1, recall) >= threshold, else *unknown* when the answer abstains and a
 *hallucination* otherwise; when the gold itself is "I don't know", any
 non-abstaining answer is a hallucination.
 """
@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+
+from kvroute.frames import require
 
 Tokenize = Callable[[str], list]
 
@@ -142,7 +144,7 @@ def classify(
     recall: float,
     threshold: float = 0.5,
 ) -> str:
-    """Error class: "correct", "unknown" or "hallucination" (DESIGN.md)."""
+    """Error class: "correct", "unknown" or "hallucination" (docs/definitions.md)."""
     abstains = is_abstention(prediction)
     if is_idk_gold(golds):
         return "correct" if abstains else "hallucination"
@@ -171,9 +173,7 @@ def score_predictions(
     df: pd.DataFrame, threshold: float = 0.5, tokenizer: str = "whitespace"
 ) -> pd.DataFrame:
     """Copy of the predictions table with columns f1, recall and error_class."""
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"predictions table lacks column(s): {', '.join(missing)}")
+    require(df, REQUIRED_COLUMNS, "predictions table")
     tokenize = make_tokenizer(tokenizer)
     f1s, recalls, classes = [], [], []
     for pred, answers in zip(df["prediction"], df["answers"]):

@@ -1,12 +1,14 @@
 # Shared by every .smk file here: config validation, the study grid, shards, helpers.
 import json
+import sys
 
 from kvroute.config import ConfigError, validate as validate_kvroute_config, with_defaults
 
 try:
     validate_kvroute_config(config)
 except ConfigError as err:
-    raise WorkflowError(f"Invalid configuration: {err}") from None
+    # One line that names the key, before any job runs; a traceback would only hide it.
+    sys.exit(f"Invalid configuration: {err}")
 # Fills the schema's defaults into config (the checks above already passed).
 validate(config, "../kvroute/schemas/config.schema.yaml")
 config.update(with_defaults(config))
@@ -28,7 +30,7 @@ def as_json(obj):
 
 def model_mem_mb(w, attempt=1):
     """A model's memory need; a retried job (attempt 2, 3 ...) asks for proportionally more."""
-    return config["models"][w.model].get("mem_mb", 16000) * attempt
+    return config["models"][w.model]["mem_mb"] * attempt
 
 
 def question_batch(w, attempt=1):

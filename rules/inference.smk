@@ -46,6 +46,7 @@ rule merge_shards:
         out_dir=lambda w: f"results/{w.model}/{w.dataset}/{w.regime}",
     log:
         "logs/merge_shards/{model}/{dataset}/{regime}.log",
+    localrule: True
     container:
         ANALYSIS_IMAGE
     shell:

@@ -42,6 +42,7 @@ from kvroute import config as kvconfig  # noqa: E402
 from kvroute import engine, inference, models, prompts  # noqa: E402
 from kvroute import presses as press_registry  # noqa: E402
 from kvroute.datasets import generate  # noqa: E402
+from kvroute.io import write_text  # noqa: E402
 
 
 class ForwardCounter:
@@ -246,7 +247,7 @@ def main(argv=None):
                        passages=len(records), questions=n_questions,
                        disagreements=[{"key": list(map(str, k)), "stock": s, "kvroute": o} for k, s, o in diffs],
                        disagreements_explained_by_batching=explained)
-        Path(a.out).write_text(json.dumps(summary, indent=2))
+        write_text(a.out, json.dumps(summary, indent=2))
     return 0
 
 

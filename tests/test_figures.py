@@ -250,8 +250,9 @@ def test_hops_figure_and_safety_cliff_with_ger_and_breakpoint(tmp_path, grid):
     q = _questions(**grid)
     chi, cl = _chi_cliff(grid)
     out = tmp_path / "c" / "cliff.pdf"
-    _assert_written(*plot_safety_cliff(rate_curves(q, n_boot=20), chi, cl, out, ger_df=pool_ger(_eviction(grid)),
-                                       breakpoint_df=breakpoint_test(q)))
+    _assert_written(*plot_safety_cliff(rate_curves(q, n_boot=20), chi, cl, out, eviction=_eviction(grid),
+                                       breakpoint=breakpoint_test(q)))
+    assert not pool_ger(_eviction(grid)).duplicated(["model", "press", "regime", "ratio"]).any()
 
 
 def test_nearest_grid_ratios_and_pooling():
@@ -319,10 +320,12 @@ def test_cli_draws_and_writes_placeholders(tmp_path):
 
 
 def test_main_cli_routes_figure_commands():
-    from kvroute import figures_cli
+    from kvroute.cli import figures as figure_cli
     from kvroute.cli import parser
 
     args = parser().parse_args(["figure", "routing", "--routing", "r.csv", "--targets", "0.2", "0.8", "--out", "x.pdf"])
-    assert args.targets == [0.2, 0.8] and args.func is figures_cli.cmd_routing
-    assert parser().parse_args(["tables", "--dataset-stats", "d.csv", "--answers", "a.csv", "--table1-csv", "1.csv",
-                                "--table1-tex", "1.tex", "--table2-csv", "2.csv", "--table2-tex", "2.tex"]).func
+    assert args.targets == [0.2, 0.8] and args.func is figure_cli.cmd_figure
+    assert args.measure == "consensus"  # a per-figure option draws one value: the schema default's first
+    args = parser().parse_args(["tables", "--dataset-stats", "d.csv", "--answers", "a.csv", "--table1-csv", "1.csv",
+                                "--table1-tex", "1.tex", "--table2-csv", "2.csv", "--table2-tex", "2.tex"])
+    assert (args.agg, args.metric) == ("ratio0", "f1")  # defaults from the schema's figures.table2

@@ -153,7 +153,7 @@ def test_build_metrics_and_cli_write_every_table(tmp_path):
 
 
 def test_add_parsers_registers_the_analysis_commands():
-    from kvroute.analysis_cli import add_parsers
+    from kvroute.cli.analysis import add_parsers
 
     p = argparse.ArgumentParser()
     add_parsers(p.add_subparsers(dest="command"))

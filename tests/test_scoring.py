@@ -147,3 +147,5 @@ def test_score_predictions_names_missing_columns():
         score_predictions(pd.DataFrame({"prediction": ["x"]}))
     with pytest.raises(ValueError, match="prediction.*answers"):
         score_predictions(pd.DataFrame({"qid": ["x"]}))
+    with pytest.raises(ValueError, match="predictions table is empty"):
+        score_predictions(pd.DataFrame({"prediction": [], "answers": []}))

@@ -172,6 +172,8 @@ def test_group_all_and_missing_columns():
         rate_curves(s.drop(columns="passage_id"), n_boot=10)
     with pytest.raises(ValueError, match="dataset"):
         rate_curves(s, n_boot=10, group=("model", "dataset"))
+    with pytest.raises(ValueError, match="scores table is empty"):
+        susceptibility(s.iloc[:0], n_boot=10)
 
 
 # --- breakpoint, GER-hallucination, McNemar, BH, tag tests -------------------------------------------------

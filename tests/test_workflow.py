@@ -37,7 +37,7 @@ def test_paper_grid_dry_run_lists_every_job(repo):
     assert counts["merge_shards"] == counts["score"] == n_models * n_data * n_regimes == 70
     assert counts["infer"] == n_models * n_regimes * n_shards == 5 * 2 * (5 + 8 + 16)
     assert counts["probe"] == counts["stats"] == n_models
-    assert counts["safety_cliff"] == counts["dataset_stats"] == 1
+    assert counts["figure_safety_cliff"] == counts["dataset_stats"] == 1
     # every press and ratio is covered inside each infer job
     assert "--ratios '[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]'" in snakemake(
         repo, "-n", "-p", "--configfile", "config/paper.yaml").stdout

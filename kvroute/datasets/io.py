@@ -2,31 +2,18 @@
 killed job never leaves a half-written dataset that a later rule would trust."""
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from kvroute import io as kvio
 
 from .schema import validate_record
 
 
 def write_jsonl(records, path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for rec in records:
+    records = list(records)
+    for rec in records:  # all checked before anything is written
         validate_record(rec)
-        lines.append(json.dumps(rec, sort_keys=True, ensure_ascii=False) + "\n")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.writelines(lines)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    kvio.write_jsonl(records, path)
 
 
 def load_jsonl(path) -> list[dict]:

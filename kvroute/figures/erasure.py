@@ -6,10 +6,10 @@
   the evidence intact (Pr(F | not E) rising) point to rigidity - routing
   broken although the evidence is still in the cache - rather than erasure.
 - plot_reachability: share of answers whose evidence is reachable from the
-  query through the compressed attention graph (paper Definitions 1-3), for
+  query through the attention graph (paper Definitions 1-2; kvroute's variant
+  takes context edges from the uncompressed prefill: docs/definitions.md), for
   any table with model, press, regime, ratio and a reachability column
-  (optional *_lo / *_hi columns give a band). kvroute does not write such a
-  table yet; the function is ready for it.
+  (optional *_lo / *_hi columns give a band), such as metrics/reachability.csv.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def reachability_column(df: pd.DataFrame, column: str | None = None) -> str | No
     return next((c for c in REACH_COLUMNS if c in df.columns), None)
 
 
-def plot_reachability(reach: pd.DataFrame, out_pdf, column: str | None = None) -> tuple[Path, Path]:
+def plot_reachability(reachability: pd.DataFrame, out_pdf, column: str | None = None) -> tuple[Path, Path]:
+    reach = reachability
     col = reachability_column(reach, column)
     if col is None:
         raise ValueError(f"no reachability column ({column or ' / '.join(REACH_COLUMNS)}) in the table")

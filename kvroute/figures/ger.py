@@ -58,6 +58,11 @@ def _title(regime: str, v: pd.Series | None) -> str:
     return "\n".join(lines)
 
 
+def plot_ger(questions: pd.DataFrame, out_pdf, verdict: pd.DataFrame | None = None) -> tuple[Path, Path]:
+    """The figure from per-answer rows (metrics/questions.parquet) and the stats verdict table."""
+    return plot_ger_hallucination(ger_cells(questions), verdict, out_pdf)
+
+
 def plot_ger_hallucination(cells: pd.DataFrame, verdict: pd.DataFrame | None, out_pdf) -> tuple[Path, Path]:
     require(cells, CELL_COLS, "cells")
     if verdict is not None:

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from kvroute.figures.common import pool, short
 from kvroute.figures.style import (
     COLUMN_WIDTH,
     FULL_WIDTH,
@@ -26,6 +27,7 @@ from kvroute.figures.style import (
     save_figure,
     use_style,
 )
+from kvroute.frames import require
 
 KEYS = ["model", "press", "regime"]
 CURVE_COLS = [*KEYS, "ratio", "hallucination_rate", "unknown_rate",
@@ -34,19 +36,6 @@ CHI_COLS = [*KEYS, "ratio_mid", "chi", "chi_boot_lo", "chi_boot_hi"]
 CLIFF_COLS = [*KEYS, "cliff_ratio", "cliff_lo", "cliff_hi", "max_chi", "at_edge"]
 GER_COLS = [*KEYS, "ratio", "ger"]
 BREAKPOINT_COLS = [*KEYS, "cliff", "cliff_ratio", "at_edge"]
-
-
-def _require(df: pd.DataFrame, cols: list[str], name: str) -> None:
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name} lacks column(s): {', '.join(missing)}")
-
-
-def _short(model: str) -> str:
-    # HF ids ("org/Model-Name") are too long for a column-width title.
-    return str(model).rsplit("/", 1)[-1]
 
 
 def _series(df: pd.DataFrame, model: str):
@@ -75,8 +64,7 @@ def pool_ger(eviction: pd.DataFrame) -> pd.DataFrame:
     Datasets are pooled weighted by the number of answers with evidence, the
     same answers kvroute.stats pools for the hallucination curves.
     """
-    _require(eviction, [*KEYS, "ratio", "ger"], "eviction table")
-    from kvroute.figures.common import pool
+    require(eviction, [*KEYS, "ratio", "ger"], "eviction table")
 
     w = "n_with_evidence" if "n_with_evidence" in eviction else "n"
     cols = ["ger"] + [c for c in ("null_ger", "eviction_rate") if c in eviction]
@@ -173,33 +161,33 @@ def _add_legend(fig, groups: list[list], one_row: bool) -> None:
 
 
 def plot_safety_cliff(
-    curves_df: pd.DataFrame, chi_df: pd.DataFrame, cliff_df: pd.DataFrame, out_pdf,
-    ger_df: pd.DataFrame | None = None, breakpoint_df: pd.DataFrame | None = None,
+    curves: pd.DataFrame, chi: pd.DataFrame, cliff: pd.DataFrame, out_pdf,
+    eviction: pd.DataFrame | None = None, breakpoint: pd.DataFrame | None = None,
 ) -> tuple[Path, Path]:
     """Draw the safety-cliff figure; write out_pdf and a PNG alongside.
 
     Inputs are the outputs of kvroute.stats.rate_curves, susceptibility and
-    cliff_location for the group (model, press, regime); optionally GER per
-    model, press, regime, ratio (see pool_ger) and kvroute.stats.breakpoint_test.
-    Returns (pdf, png).
+    cliff_location for the group (model, press, regime); optionally the
+    per-dataset eviction tables (metrics/eviction.csv, pooled here for GER)
+    and kvroute.stats.breakpoint_test. Returns (pdf, png).
     """
-    _require(curves_df, CURVE_COLS, "curves_df")
-    _require(chi_df, CHI_COLS, "chi_df")
-    _require(cliff_df, CLIFF_COLS, "cliff_df")
-    if ger_df is not None:
-        _require(ger_df, GER_COLS, "ger_df")
-        if ger_df.duplicated([*KEYS, "ratio"]).any():
-            raise ValueError("ger_df has several rows per model/press/regime/ratio; pool datasets first "
-                             "(kvroute.figures.safety_cliff.pool_ger)")
-    if breakpoint_df is not None:
-        _require(breakpoint_df, BREAKPOINT_COLS, "breakpoint_df")
-    if curves_df.duplicated([*KEYS, "ratio"]).any():
-        raise ValueError("curves_df has several rows per model/press/regime/ratio; "
+    ger = pool_ger(eviction) if eviction is not None else None
+    if breakpoint is not None and breakpoint.empty:
+        breakpoint = None  # no breakpoint test ran: nothing to mark
+    require(curves, CURVE_COLS, "curves")
+    require(chi, CHI_COLS, "chi")
+    require(cliff, CLIFF_COLS, "cliff")
+    if ger is not None:
+        require(ger, GER_COLS, "ger")
+    if breakpoint is not None:
+        require(breakpoint, BREAKPOINT_COLS, "breakpoint")
+    if curves.duplicated([*KEYS, "ratio"]).any():
+        raise ValueError("curves has several rows per model/press/regime/ratio; "
                          "filter to one dataset first")
     use_style()
-    models = sorted(curves_df["model"].unique(), key=lambda m: _short(m).lower())
+    models = sorted(curves["model"].unique(), key=lambda m: short(m).lower())
     if not models:
-        raise ValueError("curves_df is empty")
+        raise ValueError("curves is empty")
     n = len(models)
     width = COLUMN_WIDTH if n == 1 else max(FULL_WIDTH, 2.3 * n)
     fig, axes = plt.subplots(
@@ -208,23 +196,23 @@ def plot_safety_cliff(
     )
     for j, model in enumerate(models):
         top, bottom = axes[0, j], axes[1, j]
-        _plot_rates(top, curves_df, model)
-        _plot_chi(bottom, chi_df, cliff_df, model)
-        if breakpoint_df is not None:
-            _plot_breakpoints(bottom, breakpoint_df, model)
-        if ger_df is not None:
+        _plot_rates(top, curves, model)
+        _plot_chi(bottom, chi, cliff, model)
+        if breakpoint is not None:
+            _plot_breakpoints(bottom, breakpoint, model)
+        if ger is not None:
             twin = top.twinx()
-            _plot_ger(twin, ger_df, model)
+            _plot_ger(twin, ger, model)
             if j == n - 1:
                 twin.set_ylabel("GER")
             else:
                 twin.tick_params(labelright=False)
-        top.set_title(_short(model))
+        top.set_title(short(model))
         if j:  # shared y: label only the first column
             top.set_ylabel("")
             bottom.set_ylabel("")
     axes[0, 0].set_xlim(-0.02, 1.0)
-    groups = _legend_groups(curves_df, ger=ger_df is not None, breakpoint=breakpoint_df is not None)
+    groups = _legend_groups(curves, ger=ger is not None, breakpoint=breakpoint is not None)
     _add_legend(fig, groups, one_row=n > 1 and sum(map(len, groups)) <= 9)
     try:
         return save_figure(fig, out_pdf)

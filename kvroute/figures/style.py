@@ -7,8 +7,6 @@ two-column paper so fonts stay readable when the PDF is placed at 100%.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -21,6 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 # Font subsetting while writing PDFs logs dozens of INFO lines per figure.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 from matplotlib.colors import to_rgb  # noqa: E402
+
+from kvroute.io import write_figure  # noqa: E402
 
 COLUMN_WIDTH = 3.3  # inches, one paper column
 FULL_WIDTH = 6.9  # inches, both columns
@@ -80,28 +80,13 @@ def lighter(color: str, amount: float = 0.55) -> tuple[float, float, float]:
     return (r + (1 - r) * amount, g + (1 - g) * amount, b + (1 - b) * amount)
 
 
-def _atomic_save(fig, path: Path, fmt: str, **kwargs) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".{fmt}")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=fmt, **kwargs)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; figures are for sharing
-        os.replace(tmp, path)  # readers never see a half-written file
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_figure(fig, path, png_dpi: int = 200) -> tuple[Path, Path]:
     """Write `fig` as PDF to `path` and as PNG next to it (same stem), atomically.
 
     Returns (pdf_path, png_path). The PNG is for the HTML/markdown report.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     png = path.with_suffix(".png")
-    _atomic_save(fig, path, "pdf")
-    _atomic_save(fig, png, "png", dpi=png_dpi)
+    write_figure(fig, path, "pdf")
+    write_figure(fig, png, "png", dpi=png_dpi)
     return path, png

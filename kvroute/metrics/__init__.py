@@ -5,7 +5,7 @@
 - consensus: first-decode-step routing consensus and agreement rho per layer
 - erasure:   Pr(F|E), Pr(E), Pr(F|not E) (paper section 6.4)
 
-Definitions: DESIGN.md "Definitions" and paper sections 5.1 and 6.
+Definitions: docs/definitions.md (paper sections 5.1 and 6).
 """
 
 from kvroute.metrics.answers import TAGS, answer_breakdown

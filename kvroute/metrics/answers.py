@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kvroute.metrics.common import CELL, present
+from kvroute.frames import present
+from kvroute.metrics.common import CELL
 from kvroute.stats import wilson_interval
 
 TAGS = ("answer_type", "question_type", "direction", "hop")

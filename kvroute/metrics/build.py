@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kvroute.frames import present
 from kvroute.metrics.answers import answer_breakdown
 from kvroute.metrics.common import CELL
 from kvroute.metrics.consensus import routing_per_question, routing_summary
@@ -25,7 +26,11 @@ OUTPUTS = {
 
 
 def reachability_summary(questions: pd.DataFrame, cell: list[str]) -> pd.DataFrame:
-    """Per cell: how often T_ans is reachable (paper Definition 2) and hallucination on each side."""
+    """Per cell: how often T_ans is reachable and hallucination on each side.
+
+    Reachability is a variant of paper Definition 2 (context edges from the
+    uncompressed prefill); see docs/definitions.md.
+    """
     if "reachable" not in questions:
         return pd.DataFrame(columns=[*cell, "n", "reachable_rate", "reach_fraction", "p_F_reachable",
                                      "p_F_unreachable"])
@@ -57,7 +62,7 @@ def build_metrics(scores: pd.DataFrame, ledger: pd.DataFrame, routing: dict | No
         routing_table = routing_summary(scores, route, CELL)
     else:
         routing_table = pd.DataFrame()
-    cell = [c for c in CELL if c in scores]
+    cell = present(scores, CELL)
     keys = scores[cell + [c for c in ("passage_id", "qid") if c in scores]]
     per_layer = pd.concat([keys.iloc[per_layer["row"].to_numpy()].reset_index(drop=True),
                            per_layer.drop(columns="row").reset_index(drop=True)], axis=1)

@@ -9,11 +9,6 @@ import pandas as pd
 CELL = ("model", "dataset", "regime", "press", "ratio")
 
 
-def present(df: pd.DataFrame, cols) -> list[str]:
-    """The columns of ``cols`` that ``df`` has (tables from older runs may lack some)."""
-    return [c for c in cols if c in df.columns]
-
-
 def ratio_key(ratio) -> np.ndarray:
     # Ratios are floats written by different jobs; round before using them as join keys.
     return np.round(np.asarray(ratio, dtype=float), 10)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kvroute.frames import present
+
 CHUNK = 2048  # rows at a time: the head x head comparison is O(rows * layers * H^2)
 
 
@@ -61,7 +63,7 @@ def routing_per_question(predictions: pd.DataFrame, routing: dict) -> pd.DataFra
 
 def routing_summary(predictions: pd.DataFrame, per_question: pd.DataFrame, group) -> pd.DataFrame:
     """Per group x layer means: consensus, rho, on_answer, on_question, answer_mass (+ n)."""
-    group = [c for c in group if c in predictions.columns]
+    group = present(predictions, group)
     keys = predictions[group].reset_index(drop=True).iloc[per_question["row"].to_numpy()].reset_index(drop=True)
     table = pd.concat([keys, per_question.drop(columns="row").reset_index(drop=True)], axis=1)
     agg = table.groupby([*group, "layer"], sort=True, dropna=False).agg(

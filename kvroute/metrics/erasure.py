@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kvroute.metrics.common import hallucinated, present
+from kvroute.frames import present
+from kvroute.metrics.common import hallucinated
 from kvroute.stats import wilson_interval
 
 GROUP = ("model", "regime", "press", "ratio")

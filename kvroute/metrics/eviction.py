@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
+from kvroute.frames import present
 from kvroute.ledger import globally_evicted, unpack
 from kvroute.metrics.common import ratio_key
 
@@ -123,7 +124,7 @@ def eviction_per_question(predictions: pd.DataFrame, ledger: pd.DataFrame):
 
 def eviction_summary(questions: pd.DataFrame, group) -> pd.DataFrame:
     """Means per group: eviction_rate, ger, null_ger, erased_rate, ger_excess (ger - null_ger)."""
-    group = [c for c in group if c in questions.columns]
+    group = present(questions, group)
     q = questions.assign(ger_excess=questions["ger"] - questions["null_ger"])
     agg = q.groupby(group, sort=True, dropna=False).agg(
         n=("ger", "size"), n_with_evidence=("ger", "count"), eviction_rate=("eviction_rate", "mean"),

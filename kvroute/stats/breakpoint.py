@@ -31,7 +31,8 @@ from scipy import optimize
 from scipy import stats as st
 from scipy.special import expit
 
-from kvroute.stats.curves import DEFAULT_GROUP, _check, _groups
+from kvroute.frames import require
+from kvroute.stats.curves import DEFAULT_GROUP, _groups
 
 EPS = 1e-9
 
@@ -141,7 +142,7 @@ def breakpoint_test(scores: pd.DataFrame, group=DEFAULT_GROUP, alpha: float = 0.
 
     ``scores`` is a scores table (error_class per answer).
     """
-    _check(scores, [*group, "ratio", "error_class"], "scores table")
+    require(scores, [*group, "ratio", "error_class"], "scores table")
     rows = []
     for key, sub in _groups(scores, group):
         h = (sub["error_class"].astype(str) == "hallucination").astype(float)

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
+from kvroute.frames import require
+
 DEFAULT_GROUP = ("model", "press", "regime")
 CLASSES = ("hallucination", "unknown", "correct")
 
@@ -34,12 +36,6 @@ def wilson_interval(k, n, alpha: float = 0.05):
     return lo, hi
 
 
-def _check(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise ValueError(f"{what} lacks column(s): {', '.join(missing)}")
-
-
 def _groups(df: pd.DataFrame, group: Sequence[str]):
     """Yield (key dict, sub-frame); group=() means the whole table."""
     group = list(group)
@@ -51,7 +47,8 @@ def _groups(df: pd.DataFrame, group: Sequence[str]):
         yield dict(zip(group, key)), sub
 
 
-def _cluster_ids(df: pd.DataFrame) -> pd.Series:
+def cluster_ids(df: pd.DataFrame) -> pd.Series:
+    """The passage each answer is about: the unit of resampling and of clustered errors."""
     # passage_id may repeat across datasets; the cluster is the passage itself.
     if "dataset" in df.columns:
         return df["dataset"].astype(str) + "\x1f" + df["passage_id"].astype(str)
@@ -60,7 +57,7 @@ def _cluster_ids(df: pd.DataFrame) -> pd.Series:
 
 def _passage_tables(sub: pd.DataFrame):
     """Per passage x ratio counts: n, hallucination, unknown, correct, f1 sum."""
-    clusters = _cluster_ids(sub)
+    clusters = cluster_ids(sub)
     passages = np.sort(clusters.unique())
     ratios = np.sort(sub["ratio"].unique())
     p_idx = np.searchsorted(passages, clusters.to_numpy())
@@ -105,28 +102,34 @@ def _pct(x: np.ndarray, ci: float, axis: int = 0):
         return np.nanquantile(x, q, axis=axis), np.nanquantile(x, 1 - q, axis=axis)
 
 
-def rate_curves(
-    scores: pd.DataFrame,
-    n_boot: int = 1000,
-    seed: int = 0,
-    group: Sequence[str] = DEFAULT_GROUP,
-    ci: float = 0.95,
-) -> pd.DataFrame:
+def _passage_groups(scores: pd.DataFrame, group: Sequence[str], cols: Sequence[str] = ()):
+    """Per group of a scores table: key, sorted ratios and per passage x ratio counts."""
+    require(scores, [*group, "ratio", "passage_id", *cols], "scores table")
+    for key, sub in _groups(scores, group):
+        _, ratios, t = _passage_tables(sub)
+        yield key, ratios, t
+
+
+def _boot_rates(t: dict, classes: Sequence[str], n_boot: int, seed: int) -> list[np.ndarray]:
+    """Per class, (n_boot, n_ratios) rates over the same passage resamples."""
+    w = _passage_weights(t["n"].shape[0], n_boot, seed)
+    return [_ratio_of(w, t[c], t["n"]) for c in classes]
+
+
+def rate_curves(scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+                group: Sequence[str] = DEFAULT_GROUP, ci: float = 0.95) -> pd.DataFrame:
     """Error-class rates per group x ratio, with Wilson and passage-bootstrap bands.
 
     Columns: *group, ratio, n, n_passages, hallucination_rate, unknown_rate,
     correct_rate, f1_mean, hallucination_wilson_lo/hi, hallucination_boot_lo/hi,
     unknown_boot_lo/hi.
     """
-    _check(scores, [*group, "ratio", "passage_id", "error_class", "f1"], "scores table")
     rows = []
-    for key, sub in _groups(scores, group):
-        passages, ratios, t = _passage_tables(sub)
+    for key, ratios, t in _passage_groups(scores, group, ["error_class", "f1"]):
         n = t["n"].sum(axis=0)
         h, u = t["hallucination"].sum(axis=0), t["unknown"].sum(axis=0)
-        w = _passage_weights(len(passages), n_boot, seed)
-        h_lo, h_hi = _pct(_ratio_of(w, t["hallucination"], t["n"]), ci)
-        u_lo, u_hi = _pct(_ratio_of(w, t["unknown"], t["n"]), ci)
+        h_boot, u_boot = _boot_rates(t, ["hallucination", "unknown"], n_boot, seed)
+        (h_lo, h_hi), (u_lo, u_hi) = _pct(h_boot, ci), _pct(u_boot, ci)
         w_lo, w_hi = wilson_interval(h, n, alpha=1 - ci)
         n_pass = (t["n"] > 0).sum(axis=0)
         for j, r in enumerate(ratios):
@@ -169,50 +172,45 @@ def _cliff_index(chi: np.ndarray) -> np.ndarray:
     return np.where(best > 0, idx, -1)
 
 
-def _h_inputs(data: pd.DataFrame, group: Sequence[str]):
-    """Per group: ratios, point H, and passage-level tables if available.
+def _chi_inputs(data: pd.DataFrame, group: Sequence[str], n_boot: int, seed: int):
+    """Per group: key, ratios, chi on the grid and its passage-bootstrap resamples.
 
     Accepts a scores table (rows = answers, has error_class) or a curves table
-    from rate_curves (has hallucination_rate; no passages, so no bootstrap).
+    from rate_curves (has hallucination_rate; no passages, so the resamples
+    are None). Groups with fewer than two ratios have an empty chi.
     """
     if "error_class" in data.columns:
-        _check(data, [*group, "ratio", "passage_id"], "scores table")
-        for key, sub in _groups(data, group):
-            passages, ratios, t = _passage_tables(sub)
+        for key, ratios, t in _passage_groups(data, group):
             h = t["hallucination"].sum(axis=0) / t["n"].sum(axis=0)
-            yield key, ratios, h, t
+            boot = None
+            if len(ratios) > 1:
+                boot = _chi(_boot_rates(t, ["hallucination"], n_boot, seed)[0], ratios)
+            yield key, ratios, _chi(h, ratios), boot
     elif "hallucination_rate" in data.columns:
-        _check(data, [*group, "ratio"], "curves table")
+        require(data, [*group, "ratio"], "curves table")
         for key, sub in _groups(data, group):
             if sub["ratio"].duplicated().any():
                 raise ValueError(f"curves table has several rows per ratio for group {key}")
             sub = sub.sort_values("ratio")
-            yield key, sub["ratio"].to_numpy(float), sub["hallucination_rate"].to_numpy(float), None
+            ratios = sub["ratio"].to_numpy(float)
+            yield key, ratios, _chi(sub["hallucination_rate"].to_numpy(float), ratios), None
     else:
         raise ValueError("need a scores table (error_class) or a curves table (hallucination_rate)")
 
 
-def susceptibility(
-    data: pd.DataFrame,
-    n_boot: int = 1000,
-    seed: int = 0,
-    group: Sequence[str] = DEFAULT_GROUP,
-    ci: float = 0.95,
-) -> pd.DataFrame:
+def susceptibility(data: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+                   group: Sequence[str] = DEFAULT_GROUP, ci: float = 0.95) -> pd.DataFrame:
     """chi(alpha) = dH/dalpha per group x grid interval, with passage-bootstrap bands.
 
     Columns: *group, ratio_lo, ratio_hi, ratio_mid, chi, chi_boot_lo,
     chi_boot_hi, is_cliff. Bands are NaN when `data` is a curves table.
     """
     rows = []
-    for key, ratios, h, t in _h_inputs(data, group):
+    for key, ratios, chi, boot in _chi_inputs(data, group, n_boot, seed):
         if len(ratios) < 2:
             continue
-        chi = _chi(h, ratios)
-        lo = hi = np.full(len(chi), np.nan)
-        if t is not None:
-            w = _passage_weights(t["n"].shape[0], n_boot, seed)
-            lo, hi = _pct(_chi(_ratio_of(w, t["hallucination"], t["n"]), ratios), ci)
+        nan = np.full(len(chi), np.nan)
+        lo, hi = (nan, nan) if boot is None else _pct(boot, ci)
         cliff = _cliff_index(chi)
         for j in range(len(chi)):
             rows.append(
@@ -230,13 +228,8 @@ def susceptibility(
     return pd.DataFrame(rows)
 
 
-def cliff_location(
-    data: pd.DataFrame,
-    n_boot: int = 1000,
-    seed: int = 0,
-    group: Sequence[str] = DEFAULT_GROUP,
-    ci: float = 0.95,
-) -> pd.DataFrame:
+def cliff_location(data: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+                   group: Sequence[str] = DEFAULT_GROUP, ci: float = 0.95) -> pd.DataFrame:
     """One row per group: where chi peaks (the safety cliff) and how sure we are.
 
     Columns: *group, cliff_ratio (midpoint of the argmax-chi interval),
@@ -248,26 +241,24 @@ def cliff_location(
     """
     q = (1 - ci) / 2
     rows = []
-    for key, ratios, h, t in _h_inputs(data, group):
+    for key, ratios, chi, boot in _chi_inputs(data, group, n_boot, seed):
         row = {**key, "cliff_ratio": np.nan, "cliff_interval_lo": np.nan,
                "cliff_interval_hi": np.nan, "cliff_lo": np.nan, "cliff_hi": np.nan,
                "max_chi": np.nan, "at_edge": False, "n_intervals": max(len(ratios) - 1, 0)}
         if len(ratios) >= 2:
             mids = _mid(ratios)
-            chi = _chi(h, ratios)
             j = int(_cliff_index(chi))
             row["max_chi"] = float(np.nanmax(chi)) if np.isfinite(chi).any() else np.nan
             if j >= 0:
                 row.update(cliff_ratio=float(mids[j]), cliff_interval_lo=float(ratios[j]),
                            cliff_interval_hi=float(ratios[j + 1]),
                            at_edge=bool(j == 0 or j == len(chi) - 1))
-            if t is not None:
-                w = _passage_weights(t["n"].shape[0], n_boot, seed)
-                idx = _cliff_index(_chi(_ratio_of(w, t["hallucination"], t["n"]), ratios))
-                boot = mids[idx[idx >= 0]]
-                if boot.size:
+            if boot is not None:
+                idx = _cliff_index(boot)
+                boot_mids = mids[idx[idx >= 0]]
+                if boot_mids.size:
                     # lower/higher keep the interval on grid midpoints.
-                    row["cliff_lo"] = float(np.quantile(boot, q, method="lower"))
-                    row["cliff_hi"] = float(np.quantile(boot, 1 - q, method="higher"))
+                    row["cliff_lo"] = float(np.quantile(boot_mids, q, method="lower"))
+                    row["cliff_hi"] = float(np.quantile(boot_mids, 1 - q, method="higher"))
         rows.append(row)
     return pd.DataFrame(rows)

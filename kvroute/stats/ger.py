@@ -25,17 +25,16 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats as st
 
+from kvroute.frames import present
+from kvroute.stats.curves import _groups, cluster_ids
+
 GROUP = ("model", "regime")
 CELL = ("press", "ratio")
 
 
 def _keyed(df: pd.DataFrame, group):
-    group = [c for c in group if c in df.columns]
-    if not group:
-        yield {}, df
-        return
-    for key, sub in df.groupby(group, sort=True, dropna=False):
-        yield dict(zip(group, key if isinstance(key, tuple) else (key,))), sub
+    # Grouping columns the table lacks are dropped, not an error.
+    return _groups(df, present(df, group))
 
 
 def _fisher_ci(r: float, n: int, ci: float, se_scale: float = 1.0) -> tuple[float, float]:
@@ -79,12 +78,6 @@ def ger_aggregate(questions: pd.DataFrame, group=GROUP, cell=CELL, ci: float = 0
     return pd.DataFrame(rows)
 
 
-def _clusters(df: pd.DataFrame) -> pd.Series:
-    if "dataset" in df.columns:
-        return df["dataset"].astype(str) + "/" + df["passage_id"].astype(str)
-    return df["passage_id"].astype(str)
-
-
 def _fit(data: pd.DataFrame, formula: str):
     """GEE (exchangeable) with passage clusters; cluster-robust GLM if GEE fails."""
     groups = pd.factorize(data["cluster"])[0]
@@ -104,7 +97,7 @@ def _fit(data: pd.DataFrame, formula: str):
 
 def _item_one(sub: pd.DataFrame, ratio_term: str, min_clusters: int) -> tuple[list[dict], dict]:
     data = sub[["hallucination", "ger", "ratio"]].copy()
-    data["cluster"] = _clusters(sub).to_numpy()
+    data["cluster"] = cluster_ids(sub).to_numpy()
     data["ratio_level"] = data["ratio"].round(10).astype(str)
     info = {"n": len(data), "n_dropped": 0, "n_clusters": data["cluster"].nunique(), "method": "", "reason": ""}
     if ratio_term == "categorical":

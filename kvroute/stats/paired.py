@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.contingency_tables import mcnemar
 
+from kvroute.frames import present
 from kvroute.stats.multiple import bh_adjust
 
 GROUP = ("model", "dataset", "press", "ratio")
@@ -36,7 +37,7 @@ def mcnemar_table(scores: pd.DataFrame, group=GROUP, outcomes=OUTCOMES, alpha: f
     agnostic), both, agnostic_only, aware_only, neither, statistic, p, exact,
     p_bh, reject_bh. Empty if the table lacks one of the two regimes.
     """
-    group = [c for c in group if c in scores.columns]
+    group = present(scores, group)
     if not {"agnostic", "aware"} <= set(scores["regime"].astype(str)):
         # Header only, so a one-regime study still writes a readable CSV.
         return pd.DataFrame(columns=[*group, *COLUMNS])

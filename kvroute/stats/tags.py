@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import fisher_exact
 
+from kvroute.frames import present
 from kvroute.stats.curves import wilson_interval
 from kvroute.stats.multiple import bh_adjust
 from kvroute.stats.paired import mcnemar_counts
@@ -35,7 +36,7 @@ def tag_tests(scores: pd.DataFrame, tags=TAGS, group=GROUP, alpha: float = 0.05)
     wilson_hi, rest_rate, odds_ratio, p_vs_rest, q_vs_rest, reject_vs_rest,
     rate_ratio0, p_vs_ratio0, q_vs_ratio0, reject_vs_ratio0.
     """
-    group = [c for c in group if c in scores.columns]
+    group = present(scores, group)
     base = _base_flags(scores, group)
     base_keys = [c for c in group if c != "ratio"] + ["qid"]
     rows = []
@@ -43,7 +44,7 @@ def tag_tests(scores: pd.DataFrame, tags=TAGS, group=GROUP, alpha: float = 0.05)
         key = dict(zip(group, key if isinstance(key, tuple) else (key,)))
         h = (cell["error_class"].astype(str) == "hallucination").to_numpy()
         at_zero = np.isclose(float(key.get("ratio", 0.0)), 0.0)
-        for kind in [t for t in tags if t in cell.columns]:
+        for kind in present(cell, tags):
             values = cell[kind]
             family = []
             for tag in sorted(values.dropna().unique(), key=str):

@@ -1,9 +1,4 @@
-"""Analysis subcommands (metrics, probe, stats) for ``python -m kvroute``.
-
-kvroute/cli.py registers them with ``add_parsers(sub)``; this module can
-also run on its own: ``python -m kvroute.analysis_cli metrics ...``.
-Each command reads files, calls package functions and writes atomically.
-"""
+"""Answers, metrics, probes and statistics: score, metrics, probe, stats."""
 
 from __future__ import annotations
 
@@ -17,6 +12,14 @@ def _cat_parquet(paths):
     import pandas as pd
 
     return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+
+
+def cmd_score(a):
+    from kvroute.io import write_parquet
+    from kvroute.scoring import score_predictions
+
+    scored = score_predictions(_cat_parquet(a.predictions), threshold=a.threshold, tokenizer=a.tokenizer)
+    write_parquet(scored, a.out)
 
 
 def cmd_metrics(a):
@@ -74,7 +77,15 @@ def cmd_stats(a):
 
 
 def add_parsers(sub) -> None:
-    """Register the metrics, probe and stats subcommands on an argparse subparsers object."""
+    from kvroute.config import default, schema_at
+
+    s = sub.add_parser("score", help="token F1, gold recall and error class per answer")
+    s.add_argument("--predictions", nargs="+", required=True)
+    s.add_argument("--threshold", type=float, default=default("scoring.threshold"))
+    s.add_argument("--tokenizer", default=default("scoring.match_tokenizer"))
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_score)
+
     s = sub.add_parser("metrics", help="answer, eviction (GER), routing and erasure tables for one unit")
     s.add_argument("--scores", required=True, help="scores.parquet of one model x dataset x regime")
     s.add_argument("--ledger", required=True)
@@ -85,10 +96,12 @@ def add_parsers(sub) -> None:
     s = sub.add_parser("probe", help="answer-type probes with control tasks and accessibility drift")
     s.add_argument("--hidden", nargs="+", required=True)
     s.add_argument("--predictions", nargs="+", required=True)
-    s.add_argument("--n-splits", type=int, default=5, help="passage-disjoint folds (fewer if fewer passages)")
-    s.add_argument("--C", type=float, default=1.0)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--control-by", choices=["question", "passage"], default="question")
+    s.add_argument("--n-splits", type=int, default=default("probing.n_splits"),
+                   help="passage-disjoint folds (fewer if fewer passages)")
+    s.add_argument("--C", type=float, default=default("probing.C"))
+    s.add_argument("--seed", type=int, default=default("seed"))
+    s.add_argument("--control-by", choices=schema_at("probing.control_by")["enum"],
+                   default=default("probing.control_by"))
     s.add_argument("--pooled-only", action="store_true", help="only dataset 'all', no per-dataset probes")
     s.add_argument("--out", required=True, help="probe_scores.csv")
     s.add_argument("--tags", required=True, help="per-tag F1 CSV")
@@ -98,9 +111,9 @@ def add_parsers(sub) -> None:
     s = sub.add_parser("stats", help="curves, cliff, breakpoint, GER-hallucination, McNemar, tag tests")
     s.add_argument("--scores", nargs="+", required=True)
     s.add_argument("--questions", nargs="+", required=True, help="metrics/questions.parquet files")
-    s.add_argument("--n-boot", type=int, default=1000)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--ratio-term", choices=["categorical", "linear"], default="categorical")
+    s.add_argument("--n-boot", type=int, default=default("stats.n_boot"))
+    s.add_argument("--seed", type=int, default=default("seed"))
+    s.add_argument("--ratio-term", choices=schema_at("stats.ratio_term")["enum"], default=default("stats.ratio_term"))
     for name in ("curves", "chi", "cliff", "breakpoint", "mcnemar", "tags", "ger", "ger-item", "erasure"):
         s.add_argument(f"--{name}", required=True)
     s.set_defaults(func=cmd_stats)

@@ -1,0 +1,260 @@
+"""Every figure family, declared once.
+
+A family names its plot function, the artifacts it reads (input kinds), its
+options (schema-validated under ``figures.<key>`` in the config, defaults in
+the schema only) and where it sits in the HTML report. From this table come
+the Snakemake rules (rules/figures.smk), the ``FIGURES`` target list and the
+``python -m kvroute figure FAMILY`` subcommands.
+
+Adding a figure = one ``Family`` below + one plot function (+ a caption in
+report/). The plot function is called as ``plot(**frames, out_pdf=PATH,
+**options)``, with one DataFrame per input kind.
+
+This module is imported by the Snakefile: it must stay free of pandas,
+matplotlib and torch at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import shlex
+from dataclasses import dataclass, field
+
+UNIT = "results/{model}/{dataset}/{regime}"
+STATS = "results/{model}/stats"
+PROBE = "results/{model}/probe"
+
+# Input kinds: every artifact a figure may read, by the name the plot function takes.
+KINDS = {
+    "answers": f"{UNIT}/metrics/answers.csv",
+    "eviction": f"{UNIT}/metrics/eviction.csv",
+    "routing": f"{UNIT}/metrics/routing.csv",
+    "questions": f"{UNIT}/metrics/questions.parquet",
+    "reachability": f"{UNIT}/metrics/reachability.csv",
+    "ledger": f"{UNIT}/ledger.parquet",
+    "evidence": f"{UNIT}/predictions.parquet",
+    "curves": f"{STATS}/curves.csv",
+    "chi": f"{STATS}/susceptibility.csv",
+    "cliff": f"{STATS}/cliff.csv",
+    "breakpoint": f"{STATS}/breakpoint.csv",
+    "verdict": f"{STATS}/ger_hallucination.csv",
+    "erasure": f"{STATS}/erasure.csv",
+    "probe_scores": f"{PROBE}/probe_scores.csv",
+    "probe_tags": f"{PROBE}/probe_tags.csv",
+    "probe_drift": f"{PROBE}/probe_drift.csv",
+}
+
+# Metric names users write (config, CLI) -> the answers.csv column they mean.
+METRIC_COLUMNS = {"f1": "f1_mean", "recall": "recall_mean", "correct": "correct_rate",
+                  "hallucination": "hallucination_rate", "unknown": "unknown_rate"}
+
+
+@dataclass(frozen=True)
+class Input:
+    kind: str  # a key of KINDS
+    arg: str | None = None  # the plot function's keyword, CLI flag and rule input name (default: kind)
+    required: bool = True
+    columns: tuple[str, ...] | None = None  # parquet columns to read (None: all)
+
+    @property
+    def name(self) -> str:
+        return self.arg or self.kind
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str  # CLI subcommand, e.g. "safety-cliff"
+    title: str  # one line for --help
+    plot: str  # "module:function" under kvroute.figures, imported only when drawing
+    inputs: tuple[Input, ...]
+    output: str  # PDF path; {option} / {dataset} make one figure per value
+    category: str  # HTML report section
+    subcategory: str | None = None
+    caption: str | None = None  # report/<caption>.rst (default: the family's key)
+    options: tuple[str, ...] = ()  # keys of figures.<key> passed to the plot function
+    one_unit: bool = False  # reads one dataset x regime, chosen by options dataset/regime
+    empty_ok: bool = False  # nothing to draw gives a placeholder figure instead of a failure
+    needs_generator: str | None = None  # drawn only when a dataset of this generator is studied
+    convert: dict = field(default_factory=dict)  # option -> function applied before plotting
+
+    @property
+    def key(self) -> str:
+        """The family's name in the config (figures.<key>), rule names and captions."""
+        return self.name.replace("-", "_")
+
+    @property
+    def per_value(self) -> list[str]:
+        """Options whose every configured value is its own figure ({option} in the output)."""
+        return [o for o in self.options if "{" + o + "}" in self.output]
+
+
+def _metric(name: str) -> str:
+    return METRIC_COLUMNS.get(name, name)
+
+
+METRIC = {"metric": _metric}
+
+FAMILIES = (
+    Family("safety-cliff", "hallucination and unknown rates, GER and chi with the cliff",
+           "safety_cliff:plot_safety_cliff",
+           (Input("curves"), Input("chi"), Input("cliff"), Input("breakpoint", required=False), Input("eviction", required=False)),
+           "figures/safety_cliff.pdf", "1 Safety cliff"),
+    Family("performance", "task performance vs ratio per dataset",
+           "performance:plot_performance", (Input("answers"),),
+           "figures/performance_{metric}.pdf", "2 Task performance", "by dataset", options=("metric",),
+           convert=METRIC),
+    Family("direction", "forward vs reverse questions",
+           "performance:plot_direction", (Input("answers"),), "figures/direction.pdf",
+           "2 Task performance", "forward vs reverse", options=("metric",), empty_ok=True, convert=METRIC),
+    Family("hops", "per-hop performance (multi-hop datasets)",
+           "performance:plot_hops", (Input("answers"),), "figures/hops.pdf", "2 Task performance",
+           "hops", options=("metric",), empty_ok=True, needs_generator="hops", convert=METRIC),
+    Family("tags", "answer-type / question-type tags vs ratio, one dataset",
+           "tags:plot_tags", (Input("answers"),), "figures/tags/{dataset}_{tag_kind}.pdf", "3 Tags",
+           "{tag_kind}", options=("tag_kind", "metric"), empty_ok=True, convert=METRIC),
+    Family("routing", "layer-wise routing consensus at chosen compression levels",
+           "routing:plot_consensus", (Input("routing"),), "figures/routing_{measure}.pdf",
+           "4 Routing", "{measure}", options=("measure", "targets")),
+    Family("eviction-map", "kept-position maps of one passage",
+           "eviction_maps:plot_eviction_maps",
+           (Input("ledger"), Input("evidence", columns=("passage_id", "qid", "evidence_positions"))),
+           "figures/eviction_maps.pdf", "5 Eviction", caption="eviction_maps",
+           options=("ratios", "passage_id", "qid"), one_unit=True),
+    Family("eviction-rates", "eviction rate, GER and GER over its null",
+           "errors:plot_eviction_rates", (Input("eviction"),), "figures/eviction_rates.pdf",
+           "5 Eviction"),
+    Family("error-rates", "hallucination and unknown rates per dataset",
+           "errors:plot_error_rates", (Input("answers"),), "figures/error_rates.pdf",
+           "6 Errors and GER"),
+    Family("susceptibility", "chi = dH/dalpha with the cliff",
+           "errors:plot_susceptibility", (Input("chi"), Input("cliff")),
+           "figures/susceptibility.pdf", "6 Errors and GER"),
+    Family("ger", "GER vs hallucination per cell, with the item-level verdict",
+           "ger:plot_ger",
+           (Input("questions", columns=("model", "regime", "press", "ratio", "ger", "error_class")),
+            Input("verdict", required=False)),
+           "figures/ger_hallucination.pdf", "6 Errors and GER", caption="ger_hallucination"),
+    Family("probe-tags", "per-tag probe F1 with the control task",
+           "probing:plot_probe_tags", (Input("probe_tags", "tags"), Input("probe_scores", "scores")),
+           "figures/probe_tags.pdf", "7 Probing", options=("dataset", "layer")),
+    Family("probe-drift", "accessibility drift of the ratio-0 probe",
+           "probing:plot_probe_drift", (Input("probe_drift", "drift"), Input("probe_scores", "scores", required=False)),
+           "figures/probe_drift.pdf", "7 Probing", options=("dataset",)),
+    Family("erasure", "Pr(E), Pr(F|E), Pr(F|not E) vs ratio",
+           "erasure:plot_erasure", (Input("erasure"),), "figures/erasure.pdf",
+           "8 Erasure and reachability"),
+    Family("reachability", "evidence reachability vs ratio",
+           "erasure:plot_reachability", (Input("reachability"),), "figures/reachability.pdf",
+           "8 Erasure and reachability", options=("column",), empty_ok=True),
+)
+BY_NAME = {f.name: f for f in FAMILIES}
+
+
+def family(name: str) -> Family:
+    if name not in BY_NAME:
+        raise ValueError(f"unknown figure family {name!r}; allowed values: {', '.join(BY_NAME)}")
+    return BY_NAME[name]
+
+
+# --- the workflow's view: which figures a study draws, and from which files ---------------------------
+
+def studied(fam: Family, config: dict) -> bool:
+    if fam.needs_generator is None:
+        return True
+    specs = config["datasets"]
+    return any(specs[d].get("generator", d) == fam.needs_generator for d in config["study"]["datasets"])
+
+
+def targets(config: dict) -> list[str]:
+    """Every figure PDF the study in ``config`` draws (its PNG comes with it)."""
+    out = []
+    for fam in FAMILIES:
+        if not studied(fam, config):
+            continue
+        values = {o: config["figures"][fam.key][o] for o in fam.per_value}
+        if "{dataset}" in fam.output:
+            values["dataset"] = config["study"]["datasets"]
+        for combo in itertools.product(*values.values()):
+            out.append(fam.output.format(**dict(zip(values, combo))))
+    return out
+
+
+def unit_of(fam: Family, config: dict) -> tuple[str, str]:
+    """The (dataset, regime) a one-unit family reads: the configured one, else the first studied."""
+    opts, study = config["figures"][fam.key], config["study"]
+    return opts.get("dataset") or study["datasets"][0], opts.get("regime") or study["regimes"][0]
+
+
+def input_files(fam: Family, config: dict) -> dict[str, list[str]]:
+    """Rule inputs: each kind's files over the study, with the family's own wildcards left open."""
+    study = config["study"]
+    axes = {"model": study["models"], "dataset": study["datasets"], "regime": study["regimes"]}
+    if fam.one_unit:
+        dataset, regime = unit_of(fam, config)
+        axes.update(dataset=[dataset], regime=[regime])
+    open_wildcards = {"dataset": "{dataset}"} if "{dataset}" in fam.output else {}  # one figure per dataset
+    files = {}
+    for inp in fam.inputs:
+        pattern = KINDS[inp.kind]
+        used = [a for a in axes if "{" + a + "}" in pattern and a not in open_wildcards]
+        files[inp.name] = [pattern.format(**open_wildcards, **dict(zip(used, combo)))
+                           for combo in itertools.product(*(axes[a] for a in used))]
+    return files
+
+
+def option_values(fam: Family, config: dict) -> dict:
+    """Options that are the same for every figure of the family (per-value ones come from wildcards)."""
+    opts = config["figures"][fam.key]
+    return {o: opts[o] for o in fam.options if o not in fam.per_value}
+
+
+def shell_command(fam: Family, config: dict) -> str:
+    """The rule's shell command; {input.*}, {wildcards.*}, {output.pdf}, {log} are Snakemake's."""
+    parts = ["python -m kvroute figure", fam.name]
+    parts += [f"--{inp.name.replace('_', '-')} {{input.{inp.name}}}" for inp in fam.inputs]
+    parts += [f"--{o.replace('_', '-')} {{wildcards.{o}}}" for o in fam.per_value]
+    if "{dataset}" in fam.output:
+        parts.append("--dataset {wildcards.dataset}")
+    for name, value in option_values(fam, config).items():
+        if value is None:
+            continue
+        values = value if isinstance(value, list) else [value]
+        # Doubled braces: Snakemake formats this string once more.
+        quoted = " ".join(shlex.quote(str(v)) for v in values).replace("{", "{{").replace("}", "}}")
+        parts.append(f"--{name.replace('_', '-')} {quoted}")
+    if fam.empty_ok:
+        parts.append("--placeholder-if-empty")
+    return " ".join(parts) + " --out {output.pdf} > {log} 2>&1"
+
+
+# --- drawing ---------------------------------------------------------------------------------------
+
+def plot_function(fam: Family):
+    module, func = fam.plot.split(":")
+    return getattr(importlib.import_module(f"kvroute.figures.{module}"), func)
+
+
+def read_frames(paths, columns=None):
+    """Concatenate CSV / parquet files (by suffix) into one DataFrame."""
+    import pandas as pd
+
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise ValueError("no input files")
+    return pd.concat([pd.read_parquet(p, columns=list(columns) if columns else None) if p.endswith(".parquet")
+                      else pd.read_csv(p) for p in paths], ignore_index=True)
+
+
+def draw(fam: Family, files: dict[str, list[str]], out_pdf, options: dict, placeholder_if_empty: bool = False):
+    """Read the family's inputs, call its plot function; a NoData gives a placeholder if allowed."""
+    from kvroute.figures.common import NoData, placeholder
+
+    frames = {inp.name: read_frames(files[inp.name], inp.columns) for inp in fam.inputs if files.get(inp.name)}
+    options = {k: fam.convert.get(k, lambda v: v)(v) for k, v in options.items()}
+    try:
+        return plot_function(fam)(**frames, out_pdf=out_pdf, **options)
+    except NoData as err:
+        if not placeholder_if_empty:
+            raise
+        return placeholder(out_pdf, str(err))
