@@ -56,7 +56,11 @@ def _dispatch(module, query, key, value, attention_mask, dropout=0.0, scaling=No
 
 
 def install() -> None:
-    """Make "sdpa" use the matmul path for batched reduced-precision CPU attention (idempotent)."""
+    """Make "sdpa" use the matmul path for batched reduced-precision CPU attention.
+
+    ``models.load`` calls it. The mapping is process-wide, so once is enough;
+    a second call only finds the marker and returns.
+    """
     if getattr(ALL_ATTENTION_FUNCTIONS["sdpa"], "_kvroute", False):
         return
     patched = attention_patch(_dispatch)

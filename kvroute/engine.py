@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import torch
 from transformers import DynamicCache
 
-from kvroute import attention
 from kvroute import presses as press_registry
 from kvroute.models import eos_ids
 from kvroute.routing import Routing, RoutingProbe
@@ -302,6 +301,109 @@ class Answers:
     prompt_tokens: int
 
 
+def left_pad_questions(question_ids: list[torch.Tensor], pad_id: int,
+                       context_length: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(ids, position ids, mask) of the questions left-padded into one batch.
+
+    Each question's positions continue from the uncompressed context length,
+    as in kvpress's pipeline, whatever its cache kept.
+    """
+    batch, width = len(question_ids), max(q.shape[1] for q in question_ids)
+    ids = torch.full((batch, width), pad_id, dtype=torch.long)
+    pos = torch.full((batch, width), context_length, dtype=torch.long)
+    mask = torch.zeros(batch, width, dtype=torch.long)
+    for i, q in enumerate(question_ids):
+        n = q.shape[1]
+        ids[i, width - n:] = q[0]
+        pos[i, width - n:] = torch.arange(context_length, context_length + n)
+        mask[i, width - n:] = 1
+    return ids, pos, mask
+
+
+def cache_from_layout(layout: Layout) -> DynamicCache:
+    """A DynamicCache that takes over the layout's keys and values."""
+    cache = DynamicCache()
+    for layer, (k, v) in enumerate(zip(layout.keys, layout.values)):
+        cache.update(k, v, layer)
+    # Dropping the layout's references lets each layer's stacked tensors be
+    # freed as soon as the question forward extends that layer.
+    layout.keys, layout.values = [], []
+    return cache
+
+
+def _on(device, tensor: torch.Tensor | None) -> torch.Tensor | None:
+    return None if tensor is None else tensor.to(device)
+
+
+@dataclass
+class Decoded:
+    tokens: list[list[int]]  # greedy token ids per row, the question forward's first token included
+    steps: int
+    decode_tokens: int
+
+
+def greedy_decode(model, modules, layout: Layout, cache: DynamicCache, token: torch.Tensor,
+                  next_pos: torch.Tensor, attn: torch.Tensor | None, max_new_tokens: int) -> Decoded:
+    """Continue every row from its first ``token`` until eos or ``max_new_tokens`` tokens.
+
+    ``attn`` is the (rows, cache + question) attention mask, None when nothing
+    is masked. Rows that emit eos leave the batch, so the cost of each step
+    follows the rows still generating.
+    """
+    device = model.device
+    stop = set(eos_ids(model))
+    tokens = [[t] for t in token.tolist()]
+    live = list(range(len(tokens)))  # rows the cache currently holds
+    rows = [i for i in live if tokens[i][-1] not in stop]  # rows still generating
+    steps = decode_tokens = 0
+    while rows and steps < max_new_tokens - 1:
+        if len(rows) < len(live):
+            keep = torch.tensor([live.index(i) for i in rows], device=device)
+            cache.batch_select_indices(keep)
+            token, next_pos = token[keep], next_pos[keep]
+            attn = None if attn is None else attn[keep.cpu()]
+            live = rows
+            install_masks(modules, layout.masked(live))  # AdaKV's masks, renumbered to the rows left
+        if attn is not None:
+            attn = torch.cat([attn, torch.ones(len(live), 1, dtype=torch.long)], dim=1)
+        out = model(input_ids=token[:, None], position_ids=next_pos[:, None], past_key_values=cache,
+                    attention_mask=_on(device, attn))
+        token = out.logits[:, -1].argmax(-1)
+        next_pos = next_pos + 1
+        for i, t in zip(live, token.tolist()):
+            tokens[i].append(t)
+        rows = [i for i in live if tokens[i][-1] not in stop]
+        steps += 1
+        decode_tokens += len(live)
+    return Decoded(tokens, steps, decode_tokens)
+
+
+def _row_cells(cell: Cell | list[Cell], batch: int) -> list[Cell]:
+    row_cells = list(cell) if isinstance(cell, (list, tuple)) else [cell] * batch
+    if len(row_cells) != batch:
+        raise ValueError(f"{len(row_cells)} cells for {batch} questions")
+    return row_cells
+
+
+def _pad_id(model, tokenizer) -> int:
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids(model)[0]
+
+
+def question_forward(model, ids: torch.Tensor, pos: torch.Tensor, cache: DynamicCache, attn: torch.Tensor | None,
+                     probe: RoutingProbe | None, probe_layers: list[int] | None):
+    """Read the padded questions into the cache: each row's first answer token and probed hidden states."""
+    device = model.device
+    with probe.attached() if probe else contextlib.nullcontext():
+        out = model(
+            input_ids=ids.to(device), position_ids=pos.to(device), past_key_values=cache,
+            attention_mask=_on(device, attn), logits_to_keep=1, output_hidden_states=probe_layers is not None,
+        )
+    hidden = None
+    if probe_layers is not None:
+        hidden = torch.stack([out.hidden_states[l][:, -1, :] for l in probe_layers], dim=1).float().cpu()
+    return out.logits[:, -1].argmax(-1), hidden
+
+
 @torch.inference_mode()
 def answer(model, tokenizer, cell: Cell | list[Cell], context_length: int, question_ids: list[torch.Tensor],
            max_new_tokens: int, probe_layers: list[int] | None = None, routing: bool = False,
@@ -315,73 +417,22 @@ def answer(model, tokenizer, cell: Cell | list[Cell], context_length: int, quest
     padding is masked out, and each row's RoPE positions continue from the
     uncompressed context length, as in kvpress's pipeline.
     """
-    attention.install()  # batched bf16 attention on CPU without torch's slow kernel
-    device = model.device
     modules = attention_modules(model)
-    batch = len(question_ids)
-    row_cells = list(cell) if isinstance(cell, (list, tuple)) else [cell] * batch
-    if len(row_cells) != batch:
-        raise ValueError(f"{len(row_cells)} cells for {batch} questions")
-    layout = stack_cells(row_cells)
-    lengths = [q.shape[1] for q in question_ids]
-    width = max(lengths)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids(model)[0]
-    ids = torch.full((batch, width), pad, dtype=torch.long)
-    pos = torch.full((batch, width), context_length, dtype=torch.long)
-    qmask = torch.zeros(batch, width, dtype=torch.long)
-    for i, q in enumerate(question_ids):
-        n = q.shape[1]
-        ids[i, width - n:] = q[0]
-        pos[i, width - n:] = torch.arange(context_length, context_length + n)
-        qmask[i, width - n:] = 1
-    cache = DynamicCache()
-    for layer, (k, v) in enumerate(zip(layout.keys, layout.values)):
-        cache.update(k, v, layer)
-    # The cache owns the stacked tensors now; dropping ours lets each layer's
-    # copy be freed as soon as the question forward extends it.
-    layout.keys, layout.values = [], []
+    layout = stack_cells(_row_cells(cell, len(question_ids)))
+    ids, pos, qmask = left_pad_questions(question_ids, _pad_id(model, tokenizer), context_length)
+    cache = cache_from_layout(layout)
     attn = torch.cat([layout.cache_mask.long(), qmask], dim=1)
-    need_mask = not bool(attn.all())
-    stop = set(eos_ids(model))
+    attn = None if bool(attn.all()) else attn  # nothing padded: no mask, as kvpress's pipeline decodes
     masked = layout.masked()
     probe = None
     if routing:
-        probe = RoutingProbe(modules, layout.positions, masked, [width - n for n in lengths], width,
+        width = ids.shape[1]
+        probe = RoutingProbe(modules, layout.positions, masked, [width - q.shape[1] for q in question_ids], width,
                              context_length, evidence, context_edges, reach_threshold)
     with applied_masks(modules, masked):
-        with probe.attached() if probe else contextlib.nullcontext():
-            out = model(
-                input_ids=ids.to(device), position_ids=pos.to(device), past_key_values=cache,
-                attention_mask=attn.to(device) if need_mask else None,
-                logits_to_keep=1, output_hidden_states=probe_layers is not None,
-            )
-        hidden = None
-        if probe_layers is not None:
-            hidden = torch.stack([out.hidden_states[l][:, -1, :] for l in probe_layers], dim=1).float().cpu()
-        token = out.logits[:, -1].argmax(-1)
-        texts_ids = [[t] for t in token.tolist()]
-        rows = [i for i in range(batch) if texts_ids[i][-1] not in stop]  # still generating
-        live = list(range(batch))  # rows the cache currently holds
-        next_pos = pos[:, -1].to(device) + 1
-        steps = decode_tokens = 0
-        while rows and steps < max_new_tokens - 1:
-            if len(rows) < len(live):
-                # Finished rows leave the batch: decoding cost follows the rows still talking.
-                keep = torch.tensor([live.index(i) for i in rows], device=device)
-                cache.batch_select_indices(keep)
-                token, next_pos, attn = token[keep], next_pos[keep], attn[keep.cpu()]
-                live = rows
-                install_masks(modules, layout.masked(live))
-            if need_mask:
-                attn = torch.cat([attn, torch.ones(len(live), 1, dtype=torch.long)], dim=1)
-            out = model(input_ids=token[:, None], position_ids=next_pos[:, None], past_key_values=cache,
-                        attention_mask=attn.to(device) if need_mask else None)
-            token = out.logits[:, -1].argmax(-1)
-            next_pos = next_pos + 1
-            for i, t in zip(live, token.tolist()):
-                texts_ids[i].append(t)
-            rows = [i for i in live if texts_ids[i][-1] not in stop]
-            steps += 1
-            decode_tokens += len(live)
-    texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in texts_ids]
-    return Answers(texts, hidden, probe.result() if probe else None, steps, decode_tokens, sum(lengths))
+        first, hidden = question_forward(model, ids, pos, cache, attn, probe, probe_layers)
+        decoded = greedy_decode(model, modules, layout, cache, first, pos[:, -1].to(model.device) + 1, attn,
+                                max_new_tokens)
+    texts = [tokenizer.decode(tokens, skip_special_tokens=True) for tokens in decoded.tokens]
+    return Answers(texts, hidden, probe.result() if probe else None, decoded.steps, decoded.decode_tokens,
+                   sum(q.shape[1] for q in question_ids))

@@ -209,6 +209,8 @@ def load(manifest_path, device: str = "cpu", dtype: str = "float32", attn_implem
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from kvroute import attention
+
     quiet_transformers()
     manifest = read_manifest(manifest_path)
     check_supported(model_architectures(manifest), manifest["name"])
@@ -224,6 +226,9 @@ def load(manifest_path, device: str = "cpu", dtype: str = "float32", attn_implem
     model.eval()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    # engine.answer's batched bf16 decoding on CPU relies on this dispatcher; it is
+    # process-wide, so it also serves models built later (bench_inference --arch).
+    attention.install()
     return model, tokenizer
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 from kvpress.utils import get_prerope_query_states
+# Right for Qwen2 and Mistral too: they use LLaMA's rotate-half RoPE, and transformers'
+# modeling_qwen2/modeling_mistral copy these helpers from modeling_llama.
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb, repeat_kv
 
 

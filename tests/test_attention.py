@@ -6,10 +6,11 @@ import types
 
 import pytest
 import torch
+from kvpress.attention_patch import attention_patch
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-from kvroute import attention
+from kvroute import attention, models
 
 BATCH, HEADS, KV_HEADS, DIM, CACHED = 3, 6, 2, 16, 20
 
@@ -29,6 +30,14 @@ def inputs(q_len: int, dtype=torch.float32, seed: int = 0):
     mask[2, :, :, CACHED:CACHED + min(2, q_len - 1)] = False
     mask[:, :, :, CACHED:] &= torch.ones(q_len, q_len, dtype=torch.bool).tril()
     return q, k, v, mask
+
+
+@pytest.fixture
+def stock_sdpa(monkeypatch):
+    """"sdpa" as kvpress leaves it, without kvroute's dispatcher; restored after the test."""
+    stock = attention_patch(sdpa_attention_forward)
+    monkeypatch.setitem(ALL_ATTENTION_FUNCTIONS._local_mapping, "sdpa", stock)
+    return stock
 
 
 @pytest.mark.parametrize("q_len", [1, 7])
@@ -56,13 +65,11 @@ def test_a_fully_masked_row_stays_finite():
     assert torch.isfinite(ours).all()
 
 
-def test_install_routes_only_batched_reduced_precision_cpu_calls(monkeypatch):
+def test_install_routes_only_batched_reduced_precision_cpu_calls(monkeypatch, stock_sdpa):
     calls = []
     real = attention.matmul_attention
     monkeypatch.setattr(attention, "matmul_attention", lambda *a, **kw: calls.append(a[1].shape) or real(*a, **kw))
-    monkeypatch.setitem(ALL_ATTENTION_FUNCTIONS._local_mapping, "sdpa", ALL_ATTENTION_FUNCTIONS["sdpa"])
     attention.install()
-    attention.install()  # idempotent: one wrapper, not two
     sdpa = ALL_ATTENTION_FUNCTIONS["sdpa"]
     q, k, v, mask = inputs(1, torch.bfloat16)
     sdpa(module(), q, k, v, mask, dropout=0.0)  # batched bf16 decode: matmul path
@@ -71,9 +78,8 @@ def test_install_routes_only_batched_reduced_precision_cpu_calls(monkeypatch):
     assert calls == [q.shape]
 
 
-def test_kvpress_key_masking_applies_on_the_matmul_path(monkeypatch):
+def test_kvpress_key_masking_applies_on_the_matmul_path(stock_sdpa):
     """AdaKV's masked keys (kvpress's fake-key patch) must get no weight on the new path either."""
-    monkeypatch.setitem(ALL_ATTENTION_FUNCTIONS._local_mapping, "sdpa", ALL_ATTENTION_FUNCTIONS["sdpa"])
     attention.install()
     q, k, v, mask = inputs(1, torch.bfloat16)
     m = module()
@@ -91,3 +97,24 @@ def test_kvpress_key_masking_applies_on_the_matmul_path(monkeypatch):
         out, _ = attention.matmul_attention(module(), qh, k[:, h:h + 1], v[:, h:h + 1], per_head)
         reference.append(out)
     torch.testing.assert_close(masked_out, torch.cat(reference, dim=2), atol=0, rtol=0)
+
+
+def test_install_twice_keeps_the_first_dispatcher(stock_sdpa):
+    attention.install()
+    installed = ALL_ATTENTION_FUNCTIONS["sdpa"]
+    assert installed is not stock_sdpa
+    attention.install()
+    assert ALL_ATTENTION_FUNCTIONS["sdpa"] is installed
+
+
+def test_models_load_installs_the_dispatcher_once(smollm2_manifest, stock_sdpa, monkeypatch):
+    """engine.answer does not install the dispatcher: loading the model must."""
+    calls = []
+    real = attention.install
+    monkeypatch.setattr(attention, "install", lambda: calls.append(1) or real())
+    models.load(smollm2_manifest, device="cpu", dtype="bfloat16")
+    assert len(calls) == 1
+    assert ALL_ATTENTION_FUNCTIONS["sdpa"] is not stock_sdpa
+    q, k, v, mask = inputs(1, torch.bfloat16)
+    ours, _ = ALL_ATTENTION_FUNCTIONS["sdpa"](module(), q, k, v, mask, dropout=0.0)
+    torch.testing.assert_close(ours, attention.matmul_attention(module(), q, k, v, mask)[0], atol=0, rtol=0)
