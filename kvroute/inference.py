@@ -38,9 +38,18 @@ def resolve_device(device: str) -> str:
 
 
 def resolve_dtype(dtype: str, device: str) -> str:
+    """``auto``: bf16 on CUDA and on CPUs with native bf16 kernels (AVX-512), else fp32.
+
+    Without them bf16 is emulated: on a 2-core AVX2-only EPYC a default-grid
+    base passage took 227 s in bf16, where AVX-512 machines take ~14 s.
+    """
     if dtype == "auto":
-        return "bfloat16" if device == "cuda" else "float32"
+        return "bfloat16" if device == "cuda" or cpu_has_bf16() else "float32"
     return dtype
+
+
+def cpu_has_bf16() -> bool:
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def probe_layer_indices(fractions: list[float], n_layers: int) -> list[int]:

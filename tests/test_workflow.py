@@ -145,3 +145,19 @@ def test_two_runs_give_identical_datasets_and_answers(small_target, tmp_path):
                              f"results/{model}/{dataset}/aware/predictions.parquet")
     assert (again / "data" / f"{dataset}.jsonl").read_bytes() == (small_target / "data" / f"{dataset}.jsonl").read_bytes()
     pd.testing.assert_frame_equal(_answers(again, model, dataset), _answers(small_target, model, dataset))
+
+
+@pytest.mark.slow
+def test_report_renders_every_caption(small_target):
+    """The generated figure rules hand their captions what they read (params, wildcards, config)."""
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    out = run_snakemake("--configfile", str(SMALL_CONFIG), "--directory", str(small_target),
+                        "--report", "report.zip", timeout=600)
+    assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
+    import zipfile
+
+    with zipfile.ZipFile(small_target / "report.zip") as z:
+        text = "\n".join(z.read(n).decode("utf-8", "replace") for n in z.namelist() if n.endswith((".html", ".js")))
+    for phrase in ("The safety cliff", "Which KV entries survive", f"dataset {config['study']['datasets'][0]}",
+                   "Layer-wise routing consensus"):
+        assert phrase in text, phrase
