@@ -31,7 +31,9 @@ for family in registry.FAMILIES:
         wildcard_constraints:
             **{o: "|".join(map(re.escape, config["figures"][family.key][o])) for o in family.per_value},
         params:
-            # Read by the report captions; the command line carries the same values.
+            family=family.name,
+            arguments=registry.command_arguments(family, config),
+            # Read by the report captions; the arguments carry the same values.
             unit=f"{dataset} ({regime} regime)",
             **options,
         log:
@@ -40,7 +42,7 @@ for family in registry.FAMILIES:
         container:
             ANALYSIS_IMAGE
         shell:
-            registry.shell_command(family, config)
+            "python -m kvroute figure {params.family} {params.arguments} --out {output.pdf} > {log} 2>&1"
 
 
 rule tables:

@@ -72,16 +72,20 @@ def test_input_files_expand_the_study_and_leave_per_figure_wildcards_open(config
     assert ledger == [f"results/{m}/{study['datasets'][-1]}/aware/ledger.parquet" for m in study["models"]]
 
 
-def test_shell_command_carries_configured_options_quoted(config):
-    fam = registry.family("eviction-map")
+def test_command_arguments_carry_inputs_wildcards_and_options_quoted(config):
+    from types import SimpleNamespace
+
     odd = copy.deepcopy(config)
     odd["figures"]["eviction_map"]["passage_id"] = "my passage {1}"
-    cmd = registry.shell_command(fam, odd)
-    assert "--passage-id 'my passage {{1}}'" in cmd  # shell-quoted; braces survive Snakemake's formatting
-    assert "--qid" not in cmd  # null options are left to the plot function's default
-    assert "--ratios 0.1 0.9" in cmd and cmd.endswith("--out {output.pdf} > {log} 2>&1")
-    routing = registry.shell_command(registry.family("routing"), config)
-    assert "--measure {wildcards.measure}" in routing and "--targets 0.1 0.5 0.9" in routing
+    args = registry.command_arguments(registry.family("eviction-map"), odd)
+    line = args(SimpleNamespace(), SimpleNamespace(ledger=["l 1.parquet"], evidence=["p.parquet"]))
+    assert line == "--ledger 'l 1.parquet' --evidence p.parquet --ratios 0.1 0.9 --passage-id 'my passage {1}'"
+    routing = registry.command_arguments(registry.family("routing"), config)  # another family, made first
+    tags = registry.command_arguments(registry.family("tags"), config)
+    assert routing(SimpleNamespace(measure="rho"), SimpleNamespace(routing=["r.csv"])) == (
+        "--routing r.csv --measure rho --targets 0.1 0.5 0.9")
+    assert tags(SimpleNamespace(tag_kind="answer_type", dataset="base"), SimpleNamespace(answers=["a.csv"])) == (
+        "--answers a.csv --tag-kind answer_type --dataset base --metric f1 --placeholder-if-empty")
 
 
 def test_unknown_family_names_the_allowed_ones():

@@ -209,23 +209,29 @@ def option_values(fam: Family, config: dict) -> dict:
     return {o: opts[o] for o in fam.options if o not in fam.per_value}
 
 
-def shell_command(fam: Family, config: dict) -> str:
-    """The rule's shell command; {input.*}, {wildcards.*}, {output.pdf}, {log} are Snakemake's."""
-    parts = ["python -m kvroute figure", fam.name]
-    parts += [f"--{inp.name.replace('_', '-')} {{input.{inp.name}}}" for inp in fam.inputs]
-    parts += [f"--{o.replace('_', '-')} {{wildcards.{o}}}" for o in fam.per_value]
-    if "{dataset}" in fam.output:
-        parts.append("--dataset {wildcards.dataset}")
+def command_arguments(fam: Family, config: dict):
+    """A Snakemake params function: the figure command's arguments for one job, shell-quoted.
+
+    Built per family (a closure), because a rule defined in a loop would
+    otherwise read the loop variable when the job runs, not when it was defined.
+    """
+    fixed = []
     for name, value in option_values(fam, config).items():
-        if value is None:
-            continue
-        values = value if isinstance(value, list) else [value]
-        # Doubled braces: Snakemake formats this string once more.
-        quoted = " ".join(shlex.quote(str(v)) for v in values).replace("{", "{{").replace("}", "}}")
-        parts.append(f"--{name.replace('_', '-')} {quoted}")
+        if value is not None:  # null: the plot function's own default
+            fixed += [f"--{name.replace('_', '-')}", *map(str, value if isinstance(value, list) else [value])]
     if fam.empty_ok:
-        parts.append("--placeholder-if-empty")
-    return " ".join(parts) + " --out {output.pdf} > {log} 2>&1"
+        fixed.append("--placeholder-if-empty")
+    open_options = [*fam.per_value, *(["dataset"] if "{dataset}" in fam.output else [])]
+
+    def arguments(wildcards, input) -> str:
+        words = []
+        for inp in fam.inputs:
+            words += [f"--{inp.name.replace('_', '-')}", *getattr(input, inp.name)]
+        for name in open_options:
+            words += [f"--{name.replace('_', '-')}", getattr(wildcards, name)]
+        return shlex.join(words + fixed)
+
+    return arguments
 
 
 # --- drawing ---------------------------------------------------------------------------------------
