@@ -104,6 +104,12 @@ def _check_references(config: dict) -> None:
     for name in study["datasets"]:
         if "path" in config["datasets"][name]:
             _check_dataset_file(name, config["datasets"][name]["path"])
+    # The eviction map draws one studied unit: it must be one the study runs.
+    chosen = config.get("figures", {}).get("eviction_map", {})
+    for field, studied in (("dataset", study["datasets"]), ("regime", study["regimes"])):
+        if chosen.get(field) is not None and chosen[field] not in studied:
+            raise ConfigError(f"config key figures.eviction_map.{field}: {chosen[field]!r} is not in study; "
+                              f"allowed values: {', '.join(studied)}")
 
 
 def generator_names() -> tuple[str, ...]:

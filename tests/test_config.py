@@ -49,6 +49,9 @@ def test_shipped_configs_are_valid(repo, config_file):
         ("models.smollm2-135m-instruct.source", "ftp", "models.smollm2-135m-instruct.source", "hub, local"),
         ("datasets.base.generator", "novel", "datasets.base.generator", "coreference"),
         ("scoring.treshold", 0.5, "scoring", "threshold"),
+        ("figures", {"eviction_map": {"dataset": "hops"}}, "figures.eviction_map.dataset", "base, knowledge"),
+        ("figures", {"routing": {"measure": ["entropy"]}}, "figures.routing.measure[0]", "consensus, rho"),
+        ("figures", {"performance": {"metrics": ["f1"]}}, "figures.performance", "metric"),
     ],
 )
 def test_bad_values_name_the_key(default_config, path, value, key, hint):
