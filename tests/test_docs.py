@@ -25,7 +25,7 @@ OUTPUT_DIRS = ("data", "results", "figures", "logs", "benchmarks", "resources")
 # A backticked word with one of these endings is a file name, not a config key or attribute.
 FILE_ENDINGS = (".py", ".md", ".yaml", ".yml", ".toml", ".txt", ".sh", ".smk", ".def", ".rst", ".json",
                 ".cfg", ".ini", ".mplstyle")
-SKIP_DIRS = {"__pycache__", *OUTPUT_DIRS}
+SKIP_DIRS = {"__pycache__"}
 
 
 def fenced_block_after(text: str, marker: str) -> list[str] | None:
@@ -76,8 +76,10 @@ def repo_entries() -> tuple[set[str], set[str]]:
     """(files, folders) of the checkout, repo-relative, leaving out hidden and output folders."""
     files, folders = set(), set()
     for root, dirs, names in os.walk(REPO):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS and not d.endswith(".egg-info")]
         rel = Path(root).relative_to(REPO).as_posix()
+        # Output folders sit at the top only: kvroute/figures/ is source.
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not d.endswith(".egg-info") and d not in SKIP_DIRS
+                   and not (rel == "." and d in OUTPUT_DIRS)]
         if rel != ".":
             folders.add(rel)
         files.update(n if rel == "." else f"{rel}/{n}" for n in names)
