@@ -7,6 +7,7 @@ checks (a study naming an unregistered model, ...) name the key the same way.
 from __future__ import annotations
 
 import copy
+import functools
 from importlib import resources
 from pathlib import Path
 
@@ -37,7 +38,9 @@ class ConfigError(ValueError):
     """A config problem; the message starts with the offending key."""
 
 
+@functools.lru_cache(maxsize=1)
 def load_schema() -> dict:
+    """The parsed schema (read once per process: the CLI asks it for every default). Do not modify it."""
     return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
@@ -139,9 +142,6 @@ def with_defaults(config: dict) -> dict:
     schema = load_schema()
     out = copy.deepcopy(config)
 
-    def resolve(sub: dict) -> dict:
-        return schema["$defs"][sub["$ref"].rsplit("/", 1)[-1]] if "$ref" in sub else sub
-
     def fill(node: dict, sch: dict):
         for key, sub in sch.get("properties", {}).items():
             if key not in node and "default" in sub:
@@ -152,7 +152,7 @@ def with_defaults(config: dict) -> dict:
         if isinstance(entry, dict) and not sch.get("properties"):  # a registry: fill every entry
             for value in node.values():
                 if isinstance(value, dict):
-                    fill(value, resolve(entry))
+                    fill(value, _resolved(schema, entry))
 
     fill(out, schema)
     return out
@@ -163,10 +163,15 @@ def schema_at(key: str) -> dict:
     schema = load_schema()
     node = schema
     for part in key.split("."):
-        node = node["properties"][part]
-        if "$ref" in node:  # keep the key's own default/description over the referenced one's
-            node = {**schema["$defs"][node["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
+        node = _resolved(schema, node["properties"][part])
     return node
+
+
+def _resolved(schema: dict, node: dict) -> dict:
+    """``node`` with its local ``$ref`` resolved; its own keys (default, description) win."""
+    if "$ref" not in node:
+        return node
+    return {**schema["$defs"][node["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
 
 
 def default(key: str):
