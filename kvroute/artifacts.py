@@ -5,9 +5,9 @@ model x dataset x regime. All use the same files, so merging is concatenation:
 
 - predictions.parquet: one row per question x press x ratio
 - hidden.npz:  states (rows, probe_layers, hidden) fp16, layers, and the row index
-- routing.npz: argmax (rows, layers, q_heads) int32, answer_mass fp16, reachable bool and
-  reach_fraction fp16 (T_ans reachable from the query; context edges from the uncompressed
-  prefill, a variant of paper Definition 2: docs/definitions.md), and the row index
+- routing.npz: argmax (rows, layers, q_heads) int32, answer_mass fp16, and REACH_ARRAYS fp16
+  (T_ans reachable from the query under paper Definition 2 and through the uncompressed
+  prefill: 1, 0, or NaN when unknown; kvroute/reachability.py), and the row index
 - ledger.parquet: packed kept-bits per passage x press x ratio
 
 Rows of the .npz files align with predictions.parquet (same order; qid, press
@@ -25,6 +25,8 @@ from kvroute.io import write_npz, write_parquet
 
 FILES = {"predictions": "predictions.parquet", "hidden": "hidden.npz", "routing": "routing.npz",
          "ledger": "ledger.parquet"}
+# Reachability per row (kvroute.reachability.Reach): NaN where it was not computed.
+REACH_ARRAYS = ("reachable_def2", "reachable_prefill", "reach_fraction_def2", "reach_fraction_prefill")
 # Arrays that are the same for every row rather than one entry per row.
 SHARED_ARRAYS = {"layers"}
 
@@ -39,8 +41,7 @@ def _row_index(table: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def write(outputs: dict, rows: list[dict], ledger_rows: list[dict], hidden: np.ndarray, layers: list[int],
-          argmax: np.ndarray, answer_mass: np.ndarray, reachable: np.ndarray | None = None,
-          reach_fraction: np.ndarray | None = None) -> None:
+          argmax: np.ndarray, answer_mass: np.ndarray, reach: dict[str, np.ndarray] | None = None) -> None:
     """Write one unit; predictions last, so its presence means the unit is complete."""
     table = pd.DataFrame(rows)
     if "model" in table:
@@ -48,9 +49,7 @@ def write(outputs: dict, rows: list[dict], ledger_rows: list[dict], hidden: np.n
     table["hop"] = table["hop"].astype("Int64")
     index = _row_index(table)
     write_npz({"states": hidden, "layers": np.asarray(layers), **index}, outputs["hidden"])
-    n = len(table)
-    reach = {"reachable": np.zeros(n, dtype=bool) if reachable is None else reachable,
-             "reach_fraction": np.full(n, np.nan, np.float16) if reach_fraction is None else reach_fraction}
+    reach = {name: np.full(len(table), np.nan, np.float16) for name in REACH_ARRAYS} | (reach or {})
     write_npz({"argmax": argmax, "answer_mass": answer_mass, **reach, **index}, outputs["routing"])
     write_parquet(pd.DataFrame(ledger_rows), outputs["ledger"])
     write_parquet(table, outputs["predictions"])

@@ -295,7 +295,7 @@ def applied_masks(modules, masked: list):
 class Answers:
     texts: list[str]
     hidden: torch.Tensor | None  # (n_questions, n_probe_layers, hidden_dim) at the last prompt token
-    routing: Routing | None  # first-decoding-step argmax and T_ans mass per layer and head
+    routing: Routing | None  # first-decoding-step argmax and T_ans mass per layer and head (+ reach entries)
     decode_steps: int  # forward passes after the question forward
     decode_tokens: int  # tokens those passes processed (rows still generating)
     prompt_tokens: int
@@ -407,15 +407,16 @@ def question_forward(model, ids: torch.Tensor, pos: torch.Tensor, cache: Dynamic
 @torch.inference_mode()
 def answer(model, tokenizer, cell: Cell | list[Cell], context_length: int, question_ids: list[torch.Tensor],
            max_new_tokens: int, probe_layers: list[int] | None = None, routing: bool = False,
-           evidence: list[list[int]] | None = None, context_edges: torch.Tensor | None = None,
-           reach_threshold: float | None = None) -> Answers:
+           evidence: list[list[int]] | None = None, reach_threshold: float | None = None) -> Answers:
     """Greedy answers to a batch of questions, each from its compressed cache.
 
     ``cell`` is one Cell for every question, or one Cell per question: rows of
     different presses and ratios of the same passage then share every forward
     pass. Shorter caches are right-padded and questions left-padded; all
     padding is masked out, and each row's RoPE positions continue from the
-    uncompressed context length, as in kvpress's pipeline.
+    uncompressed context length, as in kvpress's pipeline. With a
+    ``reach_threshold`` the routing also carries each row's question-token
+    reachability entries (``kvroute.reachability``).
     """
     modules = attention_modules(model)
     layout = stack_cells(_row_cells(cell, len(question_ids)))
@@ -428,7 +429,7 @@ def answer(model, tokenizer, cell: Cell | list[Cell], context_length: int, quest
     if routing:
         width = ids.shape[1]
         probe = RoutingProbe(modules, layout.positions, masked, [width - q.shape[1] for q in question_ids], width,
-                             context_length, evidence, context_edges, reach_threshold)
+                             context_length, evidence, reach_threshold)
     with applied_masks(modules, masked):
         first, hidden = question_forward(model, ids, pos, cache, attn, probe, probe_layers)
         decoded = greedy_decode(model, modules, layout, cache, first, pos[:, -1].to(model.device) + 1, attn,

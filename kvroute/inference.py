@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from kvroute import artifacts, engine, evidence, ledger, prompts, routing
+from kvroute import artifacts, engine, evidence, ledger, prompts, reachability
 from kvroute import config as kvconfig
 from kvroute import presses as press_registry
 from kvroute.datasets import load_jsonl
@@ -73,7 +73,7 @@ def _cells_for(model, pre, presses: dict, ratios: list[float]):
 
 
 def answer_in_batches(model, tokenizer, row_cells, context_length, question_ids, evidence_positions,
-                      max_new_tokens, max_batch, probe_layers, context_edges=None, reach_threshold=None):
+                      max_new_tokens, max_batch, probe_layers, reach_threshold=None):
     """Answer rows (a cell and a question each) in batches of at most ``max_batch`` rows.
 
     Rows are batched in order; a cell whose layers keep different numbers of
@@ -89,7 +89,7 @@ def answer_in_batches(model, tokenizer, row_cells, context_length, question_ids,
                 outs.append(engine.answer(
                     model, tokenizer, [row_cells[i] for i in rows], context_length, [question_ids[i] for i in rows],
                     max_new_tokens, probe_layers, routing=True, evidence=[evidence_positions[i] for i in rows],
-                    context_edges=context_edges, reach_threshold=reach_threshold))
+                    reach_threshold=reach_threshold))
             return outs, max_batch
         except torch.cuda.OutOfMemoryError:
             if max_batch == 1:
@@ -145,27 +145,31 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
     context = prompts.build_context(record["passage"], questions, regime)
     context_ids, question_ids, context_text = engine.tokenize(
         tokenizer, context, [prompts.build_question(q) for q in questions])
-    t_ans = [evidence.token_positions(tokenizer, context_text, record["passage"], q["evidence"])
+    offsets = evidence.context_offsets(tokenizer, context_text)
+    t_ans = [evidence.token_positions(tokenizer, context_text, record["passage"], q["evidence"], offsets)
              for q in record["questions"]]
+    mentions = [evidence.mention_positions(context_text, q["answers"], offsets) for q in record["questions"]]
+    passage_tokens = evidence.passage_token_range(context_text, record["passage"], offsets)
     pre = engine.prefill(model, context_ids)
-    edges = routing.prefill_edges(pre, reach_threshold) if reach_threshold else None
     cells = list(_cells_for(model, pre, presses, ratios))
     rows = _row_order([cell for _, _, cell in cells], [q.shape[1] for q in question_ids])
+    row_cells = [cells[c][2] for c, _ in rows]
     answers, max_batch = answer_in_batches(
-        model, tokenizer, [cells[c][2] for c, _ in rows], pre.length, [question_ids[q] for _, q in rows],
-        [t_ans[q] for _, q in rows], max_new_tokens, max_batch, probe_layers, edges, reach_threshold)
+        model, tokenizer, row_cells, pre.length, [question_ids[q] for _, q in rows],
+        [t_ans[q] for _, q in rows], max_new_tokens, max_batch, probe_layers, reach_threshold)
     row_of = {cq: i for i, cq in enumerate(rows)}
 
     texts = [t for a in answers for t in a.texts]
     hidden = torch.cat([a.hidden for a in answers]).to(torch.float16).numpy()
     argmax = torch.cat([a.routing.argmax for a in answers]).to(torch.int32).numpy()
     mass = torch.cat([a.routing.answer_mass for a in answers]).to(torch.float16).numpy()
-    n = len(texts)
-    reachable = (torch.cat([a.routing.reachable for a in answers]).numpy() if edges is not None
-                 else np.zeros(n, dtype=bool))
-    reach_fraction = (torch.cat([a.routing.reach_fraction for a in answers]).to(torch.float16).numpy()
-                      if edges is not None else np.full(n, np.nan, dtype=np.float16))
-    out = {"rows": [], "hidden": [], "argmax": [], "mass": [], "reachable": [], "reach_fraction": [], "ledger": [],
+    if reach_threshold:
+        reach = reachability.walk(pre, reach_threshold, torch.cat([a.routing.entries for a in answers]),
+                                  [cell.kept for cell in row_cells], [t_ans[q] for _, q in rows])
+        reach = {name: getattr(reach, name).to(torch.float16).numpy() for name in artifacts.REACH_ARRAYS}
+    else:  # reachability off: unknown, never "unreachable"
+        reach = {name: np.full(len(texts), np.nan, dtype=np.float16) for name in artifacts.REACH_ARRAYS}
+    out = {"rows": [], "hidden": [], "argmax": [], "mass": [], "reach": {k: [] for k in reach}, "ledger": [],
            "counters": {"prefill_tokens": pre.length,
                         "question_tokens": sum(a.prompt_tokens for a in answers),
                         "decode_steps": sum(a.decode_steps for a in answers),
@@ -177,7 +181,9 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
         # Ratio 0 is the same cache for every press: report it under each.
         for press in ([name] if name is not None else list(presses)):
             out["ledger"].append({"dataset": record["dataset"], "regime": regime, "passage_id": record["passage_id"],
-                                  "press": press, "ratio": float(ratio), **entry})
+                                  "press": press, "ratio": float(ratio), **entry,
+                                  "passage_start": passage_tokens[0], "passage_end": passage_tokens[1],
+                                  "sink_positions": press_registry.sink_positions(presses[press], pre.length)})
             for j, q in enumerate(record["questions"]):
                 i = row_of[(c, j)]
                 out["rows"].append({
@@ -187,13 +193,13 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
                     "answer_type": q["answer_type"], "question_type": q["question_type"],
                     "direction": q["direction"], "hop": q.get("hop"),
                     "n_context_tokens": pre.length, "kept_fraction": kept_fraction,
-                    "evidence_positions": t_ans[j],
+                    "evidence_positions": t_ans[j], "mention_positions": mentions[j],
                 })
                 out["hidden"].append(hidden[i])
                 out["argmax"].append(argmax[i])
                 out["mass"].append(mass[i])
-                out["reachable"].append(reachable[i])
-                out["reach_fraction"].append(reach_fraction[i])
+                for key, values in reach.items():
+                    out["reach"][key].append(values[i])
     return out
 
 
@@ -261,7 +267,7 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
             row["model"] = model_name
         artifacts.write(artifacts.paths_in(parts / record["passage_id"]), out["rows"], out["ledger"],
                         np.stack(out["hidden"]), probe_layers, np.stack(out["argmax"]), np.stack(out["mass"]),
-                        np.array(out["reachable"], dtype=bool), np.array(out["reach_fraction"], dtype=np.float16))
+                        {k: np.array(v, dtype=np.float16) for k, v in out["reach"].items()})
     log.info("done in %.1fs: %s", time.time() - t0, totals)
     artifacts.merge([artifacts.paths_in(parts / r["passage_id"]) for r in records], outputs)
     shutil.rmtree(parts, ignore_errors=True)

@@ -87,6 +87,34 @@ def shares_prefill(spec: dict) -> bool:
     return spec["press"] in RATIO_FREE_SCORERS
 
 
+def chunk_bounds(kv_len: int, chunk_length: int, n_sink: int) -> list[tuple[int, int]]:
+    """RemainderSafeChunkPress's chunks: stock ones, with a tail of at most ``n_sink`` tokens folded back."""
+    starts = list(range(0, kv_len, chunk_length))
+    if len(starts) > 1 and kv_len - starts[-1] < n_sink + 1:
+        starts.pop()
+    return list(zip(starts, starts[1:] + [kv_len]))
+
+
+def sink_positions(spec: dict, context_length: int) -> list[int]:
+    """Context positions the press keeps whatever their score: each scored span's first ``n_sink`` tokens.
+
+    ExpectedAttention pads its scores so the first ``n_sink`` tokens of whatever
+    it scores rank first; under ChunkPress that is every chunk's start. Span
+    nulls draw away from them (they carry no evidence and are never evicted).
+    """
+    scorer = spec.get("scorer", spec["press"])
+    fields = {f.name: f.default for f in dataclasses.fields(press_classes()[scorer])}
+    n_sink = int(spec.get("scorer_args" if "scorer" in spec else "args", {}).get("n_sink", fields.get("n_sink", 0)))
+    if not n_sink:
+        return []
+    starts = [0]
+    if spec["press"] == "ChunkPress":
+        default = {f.name: f.default for f in dataclasses.fields(ChunkPress)}["chunk_length"]
+        chunk = int(spec.get("args", {}).get("chunk_length", default))
+        starts = [start for start, _ in chunk_bounds(context_length, chunk, n_sink)]
+    return sorted({p for start in starts for p in range(start, min(start + n_sink, context_length))})
+
+
 @dataclasses.dataclass
 class RemainderSafeChunkPress(ChunkPress):
     """ChunkPress whose last chunk is never too short to score.
@@ -99,12 +127,7 @@ class RemainderSafeChunkPress(ChunkPress):
     """
 
     def chunk_bounds(self, kv_len: int) -> list[tuple[int, int]]:
-        starts = list(range(0, kv_len, self.chunk_length))
-        min_len = getattr(self.press, "n_sink", 0) + 1
-        if len(starts) > 1 and kv_len - starts[-1] < min_len:
-            starts.pop()
-        ends = starts[1:] + [kv_len]
-        return list(zip(starts, ends))
+        return chunk_bounds(kv_len, self.chunk_length, getattr(self.press, "n_sink", 0))
 
     def compress(self, module, hidden_states, keys, values, attentions, kwargs):
         if self.press.compression_ratio == 0:

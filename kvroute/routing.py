@@ -17,64 +17,18 @@ import torch
 from kvpress.utils import get_prerope_query_states
 # Right for Qwen2 and Mistral too: they use LLaMA's rotate-half RoPE, and transformers'
 # modeling_qwen2/modeling_mistral copy these helpers from modeling_llama.
-from transformers.models.llama.modeling_llama import apply_rotary_pos_emb, repeat_kv
+from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
+
+from kvroute.reachability import question_entries
 
 
 @dataclass
 class Routing:
     argmax: torch.Tensor  # (batch, layers, query_heads) position in the prompt; question tokens are >= context length
     answer_mass: torch.Tensor  # (batch, layers, query_heads) attention mass on T_ans
-    reachable: torch.Tensor | None = None  # (batch,) bool: some t in T_ans reachable from the query (Definition 2)
-    reach_fraction: torch.Tensor | None = None  # (batch,) share of T_ans reachable
-
-
-@torch.inference_mode()
-def prefill_edges(pre, threshold: float) -> torch.Tensor:
-    """(layers, T, T) bool: context token i reads token j at layer l (some head weight > threshold).
-
-    The prefill attends over the whole, uncompressed context (kvpress compresses
-    after each layer's prefill), so these edges do not depend on the press.
-    """
-    edges = []
-    for (module, hidden, kwargs), keys in zip(pre.layer_inputs, pre.keys):
-        cos, sin = kwargs["position_embeddings"]
-        query = get_prerope_query_states(module, hidden)
-        query, _ = apply_rotary_pos_emb(query, query, cos, sin)
-        groups = query.shape[1] // keys.shape[1]
-        scores = (query.float() @ repeat_kv(keys, groups).float().transpose(-1, -2)) * module.scaling
-        length = keys.shape[2]
-        causal = torch.ones(length, length, dtype=torch.bool, device=scores.device).triu(1)
-        weights = scores.masked_fill(causal, float("-inf")).softmax(-1)
-        edges.append((weights[0] > threshold).any(0).cpu())
-    return torch.stack(edges)
-
-
-def reachability(context_edges: torch.Tensor, question_edges: list[torch.Tensor], query: int,
-                 evidence: list[int]) -> tuple[bool, float]:
-    """Is some evidence position reachable from the query through the compressed token-attention graph?
-
-    ``context_edges`` (layers, T, T) come from the prefill; ``question_edges[l]``
-    (q_len, T + q_len) are the question tokens' edges at layer l over the
-    compressed cache. Walking down from the top layer, a node matters at layer
-    l if it matters at l+1 (residual stream) or a node that matters reads it at l.
-    """
-    n_layers, t, _ = context_edges.shape
-    q_len = question_edges[0].shape[0]
-    live = torch.zeros(t + q_len, dtype=torch.bool)
-    live[query] = True
-    for layer in range(n_layers - 1, -1, -1):
-        reads = torch.zeros_like(live)
-        ctx_rows = live[:t]
-        if ctx_rows.any():
-            reads[:t] |= context_edges[layer][ctx_rows].any(0)
-        q_rows = live[t:]
-        if q_rows.any():
-            reads |= question_edges[layer][q_rows].any(0)
-        live |= reads
-    if not evidence:
-        return False, float("nan")
-    hit = live[torch.tensor(evidence)]
-    return bool(hit.any()), float(hit.float().mean())
+    # (batch, layers, T) bool: context positions the question tokens that matter read at each layer
+    # (kvroute.reachability.question_entries); None when reachability is off.
+    entries: torch.Tensor | None = None
 
 
 class RoutingProbe:
@@ -83,12 +37,12 @@ class RoutingProbe:
     ``positions[l]`` (rows, kv_heads, slots) maps layer l's cache slots to
     context positions, -1 on padding; ``masked[l]`` lists AdaKV's (row, head,
     slot) triples; ``pad[b]`` is the number of left-padding question slots of
-    row b; ``evidence[b]`` is T_ans of row b.
+    row b; ``evidence[b]`` is T_ans of row b. With a ``threshold``, every
+    question token's edges are recorded too, for reachability.
     """
 
     def __init__(self, modules, positions, masked, pad: list[int], width: int, context_length: int,
-                 evidence: list[list[int]] | None, context_edges: torch.Tensor | None = None,
-                 threshold: float | None = None):
+                 evidence: list[list[int]] | None, threshold: float | None = None):
         self.modules = modules
         self.positions = positions
         self.masked = masked
@@ -96,7 +50,6 @@ class RoutingProbe:
         self.width = width
         self.context_length = context_length
         self.evidence = evidence
-        self.context_edges = context_edges
         self.threshold = threshold
         self.argmax: dict[int, torch.Tensor] = {}
         self.mass: dict[int, torch.Tensor] = {}
@@ -122,7 +75,7 @@ class RoutingProbe:
     def hook(self, module, args, kwargs, output):
         layer = module.layer_idx
         # The first decoding step reads only the last prompt token; reachability needs every question token.
-        every = self.context_edges is not None
+        every = self.threshold is not None
         hidden = kwargs["hidden_states"] if every else kwargs["hidden_states"][:, -1:]
         width = hidden.shape[1]
         cos, sin = kwargs["position_embeddings"]
@@ -188,14 +141,11 @@ class RoutingProbe:
         argmax = torch.stack([self.argmax[l] for l in layers], dim=1)
         mass = (torch.stack([self.mass[l] for l in layers], dim=1) if self.mass
                 else torch.full(argmax.shape, float("nan")))
-        reachable = fraction = None
-        if self.context_edges is not None:
-            reachable, fraction = torch.zeros(len(self.pad), dtype=torch.bool), torch.zeros(len(self.pad))
+        entries = None
+        if self.threshold is not None:
             t = self.context_length
-            for b, pad in enumerate(self.pad):
-                q_len = self.width - pad
-                # Row b's question tokens are nodes t..t+q_len-1; its padding rows are dropped.
-                rows = [self.question_edges[l][b, pad:, : t + q_len] for l in layers]
-                reachable[b], fraction[b] = reachability(self.context_edges, rows, t + q_len - 1,
-                                                         self.evidence[b] if self.evidence else [])
-        return Routing(argmax=argmax, answer_mass=mass, reachable=reachable, reach_fraction=fraction)
+            # Row b's question tokens are nodes t..t+q_len-1; its padding rows are dropped.
+            entries = torch.stack([
+                question_entries([self.question_edges[l][b, pad:, : t + self.width - pad] for l in layers], t)
+                for b, pad in enumerate(self.pad)])
+        return Routing(argmax=argmax, answer_mass=mass, entries=entries)

@@ -8,6 +8,9 @@
   (alpha = 0; every press leaves the cache intact there, so presses are
   averaged and are identical); ``agg="mean"`` averages each press's F1 over
   the whole ratio grid and keeps one row per press. From metrics/answers.csv.
+  With metric hallucination_rate and agg="mean", each dataset's column is
+  followed by "<dataset> (H_cond)", the hallucination rate among items correct
+  at ratio 0 (at ratio 0 alone it is 0 by construction, so agg="ratio0" omits it).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ STATS_COLS = ["dataset", "passages", "queries", "words_per_passage_mean", "words
               "queries_per_passage_mean"]
 ANSWER_COLS = ["model", "dataset", "regime", "press", "ratio", "tag_kind", "n"]
 METRIC_NAMES = {"f1_mean": "token F1", "recall_mean": "gold-token recall", "correct_rate": "correct rate",
-                "hallucination_rate": "hallucination rate"}
+                "hallucination_rate": "hallucination rate", "unknown_rate": "unknown rate",
+                "hallucination_cond_rate": "hallucination rate among items correct at ratio 0"}
+COND = "hallucination_cond_rate"
 
 
 def table1(stats: pd.DataFrame) -> pd.DataFrame:
@@ -58,10 +63,13 @@ def table2(answers: pd.DataFrame, agg: str = "ratio0", metric: str = "f1_mean") 
     if df.empty:
         raise ValueError("answers has no tag_kind 'all' rows")
     datasets = list(dict.fromkeys(df["dataset"].astype(str)))
-    wide = (df.groupby([*rows, "dataset"], sort=True)[metric].mean().unstack("dataset")
-            .reindex(columns=datasets).reset_index())
-    wide.columns.name = None
-    return wide
+    values = [metric]
+    if metric == "hallucination_rate" and agg == "mean" and COND in df:
+        values.append(COND)  # H_cond next to H
+    cols = [(v, d) for d in datasets for v in values]
+    wide = df.groupby([*rows, "dataset"], sort=True)[values].mean().unstack("dataset").reindex(columns=cols)
+    wide.columns = [d if v == metric else f"{d} (H_cond)" for v, d in cols]
+    return wide.reset_index()
 
 
 def to_latex(table: pd.DataFrame, caption: str, label: str, float_format: str = "%.3f") -> str:

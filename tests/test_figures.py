@@ -55,6 +55,23 @@ def test_rejects_missing_columns_and_ambiguous_curves(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_safety_cliff_draws_h_cond_when_the_curves_have_it(tmp_path):
+    from kvroute.figures.safety_cliff import COND_LABEL, _legend_groups
+
+    rows = _scores(ratios=(0.0, 0.5, 0.9))
+    rows["qid"] = rows.groupby(["regime", "ratio"]).cumcount().astype(str)  # items, so H_cond exists
+    curves = rate_curves(rows, n_boot=20)
+    assert curves["hallucination_cond_rate"].notna().all()
+    labels = lambda c: [h.get_label() for g in _legend_groups(c) for h in g]  # noqa: E731
+    assert COND_LABEL == "H_cond (correct at α=0)" and COND_LABEL in labels(curves)
+    # curves written before H_cond still draw, without the entry
+    old = curves.drop(columns=[c for c in curves if "cond" in c])
+    assert COND_LABEL not in labels(old)
+    chi, cl = susceptibility(rows, n_boot=20), cliff_location(rows, n_boot=20)
+    _assert_written(*plot_safety_cliff(curves, chi, cl, tmp_path / "new.pdf"))
+    _assert_written(*plot_safety_cliff(old, chi, cl, tmp_path / "old" / "old.pdf"))
+
+
 def test_style_colours_and_linestyles():
     assert press_color("adakv_ea") != press_color("chunk_ea")
     assert press_color("adakv_ea") == PRESS_COLORS["adakv_ea"]
@@ -195,6 +212,8 @@ def _draw(name, grid, out):
         return performance.plot_performance(_answers(grid), out)
     if name == "recall":
         return performance.plot_performance(_answers(grid), out, metric="recall_mean")
+    if name == "h_cond":
+        return performance.plot_performance(_answers(grid), out, metric="hallucination_cond_rate")
     if name == "direction":
         return performance.plot_direction(_answers(grid), out)
     if name == "tags":
@@ -225,7 +244,7 @@ def _draw(name, grid, out):
     raise AssertionError(name)
 
 
-FAMILIES = ["performance", "recall", "direction", "tags", "error_rates", "eviction_rates", "susceptibility",
+FAMILIES = ["performance", "recall", "h_cond", "direction", "tags", "error_rates", "eviction_rates", "susceptibility",
             "routing", "eviction_maps", "ger", "probe_tags", "probe_drift", "erasure", "reachability"]
 
 

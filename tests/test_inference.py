@@ -45,6 +45,28 @@ def test_outputs_are_aligned_and_complete(clean_run):
     assert table["evidence_positions"].map(len).gt(0).all()
 
 
+def test_reachability_and_span_null_inputs_are_recorded(clean_run):
+    table = pd.read_parquet(clean_run["predictions"])
+    book = pd.read_parquet(clean_run["ledger"]).set_index(["passage_id", "press", "ratio"])
+    with np.load(clean_run["routing"]) as routing:
+        reach = {name: routing[name].astype(float) for name in artifacts.REACH_ARRAYS}
+    for name in ("reachable_def2", "reachable_prefill"):
+        assert set(np.unique(reach[name])) <= {0.0, 1.0}, name
+    assert (reach["reachable_def2"] <= reach["reachable_prefill"]).all()
+    erased = 0
+    for i, row in table.iterrows():
+        entry = book.loc[(row.passage_id, row.press, row.ratio)]
+        kept = ledger.unpack(entry)
+        if not kept[:, :, list(row.evidence_positions)].any():
+            erased += 1
+            assert reach["reachable_def2"][i] == 0, "erased evidence is unreachable under Definition 2"
+        assert 0 <= entry.passage_start < entry.passage_end <= entry.tokens
+        assert all(row.evidence_positions >= entry.passage_start) and all(row.evidence_positions < entry.passage_end)
+        if row.press == "chunk_ea":
+            assert {0, 1, 2, 3, 32, 33, 34, 35} <= set(entry.sink_positions), "ExpectedAttention sinks per chunk"
+        assert set(row.mention_positions) <= set(range(entry.tokens))
+
+
 def test_ledger_matches_the_kept_fraction(clean_run):
     table = pd.read_parquet(clean_run["predictions"])
     book = pd.read_parquet(clean_run["ledger"])
@@ -112,7 +134,8 @@ def test_answers_do_not_depend_on_how_rows_are_batched(smollm2):
     assert texts[1] == texts[7] == texts[64]
     for size in (7, 64):
         assert np.array_equal(np.stack(runs[size]["argmax"]), np.stack(runs[1]["argmax"]))
-        assert np.array_equal(runs[size]["reachable"], runs[1]["reachable"])
+        for name in ("reachable_def2", "reachable_prefill"):
+            assert np.array_equal(runs[size]["reach"][name], runs[1]["reach"][name], equal_nan=True)
         assert torch.allclose(torch.tensor(np.stack(runs[size]["mass"])).float(),
                               torch.tensor(np.stack(runs[1]["mass"])).float(), atol=2e-3)
 

@@ -128,6 +128,20 @@ def test_answer_breakdown_by_tag():
     assert "hop" not in b.index.get_level_values("tag_kind")  # all-null tag: no "nan" row
 
 
+def test_answer_breakdown_h_cond_and_empty():
+    # 4 items; at ratio 0 q0, q1 are correct. At 0.5 q0 hallucinates, q2 hallucinates,
+    # q3 generated nothing: H = 2/4 but H_cond = 1/2 over the 2 items correct at 0.
+    at0 = predictions([[1]] * 4, ratio=0.0, classes=["correct", "correct", "hallucination", "unknown"])
+    at5 = predictions([[1]] * 4, ratio=0.5, classes=["hallucination", "correct", "hallucination", "empty"])
+    s = pd.concat([at0, at5], ignore_index=True).assign(correct_f1=[True, False, False, False] * 2)
+    b = answer_breakdown(s).set_index(["ratio", "tag_kind", "tag"])
+    row = b.loc[(0.5, "all", "all")]
+    assert row["hallucination_rate"] == 0.5 and row["empty_rate"] == 0.25 and row["unknown_rate"] == 0.0
+    assert row["n_cond"] == 2 and row["hallucination_cond_rate"] == 0.5
+    assert row["correct_rate"] == 0.25 and row["correct_f1_rate"] == 0.25
+    assert b.loc[(0.0, "all", "all"), "hallucination_cond_rate"] == 0.0
+
+
 def test_build_metrics_and_cli_write_every_table(tmp_path):
     from kvroute.cli import main
     from kvroute.metrics.build import OUTPUTS

@@ -5,6 +5,7 @@ import pytest
 
 from kvroute.scoring import (
     classify,
+    correct_at_0,
     gold_recall,
     is_abstention,
     make_tokenizer,
@@ -81,15 +82,52 @@ def test_pluggable_tokenizer_is_used():
         "The passage doesn't mention where she lived.",
         "It cannot be determined from the context.",
         "There is no information about that.",
+        "Unknown.",
+        "It is not mentioned in the text",
+        "I'm sorry, I cannot answer that",
+        "The passage does not say.",
+        "I don't know. Sorry.",
+        "I don't know. The passage does not say.",
     ],
 )
 def test_abstention_variants(text):
     assert is_abstention(text)
 
 
-@pytest.mark.parametrize("text", ["Paris", "She knows the answer", "known for painting", "Mentioned twice"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Paris",
+        "She knows the answer",
+        "known for painting",
+        "Mentioned twice",
+        # abstention words inside an answer: the whole answer must abstain
+        "an unknown species",
+        "The unknown soldier",
+        "Paris, but I don't know the year",
+        "I don't know, but I think it is Paris",
+        "I don't know. It might be Paris.",
+        "Sorry.",
+        "",
+        "   ",
+    ],
+)
 def test_non_abstentions(text):
     assert not is_abstention(text)
+
+
+@pytest.mark.parametrize("pred", ["", "  \n ", None, float("nan")])
+def test_empty_beats_every_other_class(pred):
+    # even for an "I don't know" gold, generating nothing is not an abstention
+    assert classify(pred, ["I don't know"], f1=0.0, recall=0.0) == "empty"
+    assert classify(pred, ["Paris"], f1=0.0, recall=0.0) == "empty"
+    # a gold that normalises to nothing gives F1 1 for an empty answer: still empty
+    assert classify(pred, ["the"], f1=1.0, recall=1.0) == "empty"
+
+
+def test_unknown_word_inside_a_wrong_answer_is_a_hallucination():
+    assert classify("an unknown species", ["a tiger"], f1=0.0, recall=0.0) == "hallucination"
+    assert classify("an unknown species", ["I don't know"], f1=0.0, recall=0.0) == "hallucination"
 
 
 def test_classify_idk_gold():
@@ -114,14 +152,15 @@ def test_classify_regular_gold():
 def _preds():
     return pd.DataFrame(
         {
-            "qid": ["a", "b", "c", "d", "e"],
-            "prediction": ["Paris.", "I don't know", "London", "I don't know", None],
+            "qid": ["a", "b", "c", "d", "e", "f"],
+            "prediction": ["Paris.", "I don't know", "London", "I don't know", None, " "],
             "answers": [
                 json.dumps(["Paris"]),
                 json.dumps(["Rome"]),
                 json.dumps(["Rome", "Roma"]),
                 json.dumps(["I don't know"]),
                 json.dumps(["Rome"]),
+                json.dumps(["I don't know"]),
             ],
         }
     )
@@ -129,10 +168,54 @@ def _preds():
 
 def test_score_predictions_adds_columns():
     out = score_predictions(_preds())
-    assert list(out["error_class"]) == ["correct", "unknown", "hallucination", "correct", "hallucination"]
-    assert list(out["f1"]) == [1.0, 0.0, 0.0, 1.0, 0.0]
+    assert list(out["error_class"]) == ["correct", "unknown", "hallucination", "correct", "empty", "empty"]
+    assert list(out["correct_f1"]) == [True, False, False, True, False, False]
+    assert list(out["f1"]) == [1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
     assert out["recall"].iloc[0] == 1.0
+    # no ratio column: nothing to condition on
+    assert out["correct_at_0"].dtype == "boolean" and out["correct_at_0"].isna().all()
     assert "f1" not in _preds().columns  # input not mutated
+
+
+def test_verbose_correct_answer_is_correct_but_not_correct_f1():
+    # 7 tokens once articles go, 2 of them gold: recall 1, F1 = 2 * (2/7) / (2/7 + 1) = 4/9 < 0.5
+    df = pd.DataFrame({"prediction": ["The answer, according to the passage, is Marie Curie"],
+                       "answers": [json.dumps(["Marie Curie"])]})
+    row = score_predictions(df).iloc[0]
+    assert row["recall"] == 1.0 and row["f1"] == pytest.approx(4 / 9)
+    assert row["error_class"] == "correct" and not row["correct_f1"]
+
+
+def _at_ratios(rows):
+    """Scores table from (press, ratio, qid, error_class) tuples, one passage."""
+    return pd.DataFrame([dict(model="m", dataset="d", regime="agnostic", press=p, ratio=r, passage_id="p0",
+                              qid=q, error_class=c) for p, r, q, c in rows])
+
+
+def test_correct_at_0_joins_ratio0_rows_ignoring_press():
+    s = _at_ratios([
+        ("adakv", 0.0, "q1", "correct"), ("chunk", 0.0, "q1", "correct"),
+        ("adakv", 0.0, "q2", "hallucination"), ("chunk", 0.0, "q2", "hallucination"),
+        ("adakv", 0.5, "q1", "hallucination"), ("chunk", 0.5, "q1", "correct"),
+        ("adakv", 0.5, "q2", "correct"),
+        ("snap", 0.5, "q1", "unknown"),  # a press with no ratio-0 rows of its own still gets the flag
+        ("adakv", 0.5, "q3", "correct"),  # q3 was never asked at ratio 0
+    ])
+    flags = correct_at_0(s)
+    assert flags.dtype == "boolean"
+    assert flags.tolist() == [True, True, False, False, True, True, False, True, pd.NA]
+    # items differ by passage too: the same qid in another passage has no ratio-0 row
+    other = pd.concat([s, s.iloc[[4]].assign(passage_id="p1")], ignore_index=True)
+    assert pd.isna(correct_at_0(other).iloc[-1])
+
+
+def test_score_predictions_adds_correct_at_0():
+    df = pd.DataFrame(dict(press=["a", "a", "a", "a"], ratio=[0.0, 0.5, 0.0, 0.5], passage_id="p",
+                           qid=["q1", "q1", "q2", "q2"], prediction=["Paris", "London", "Rome", "Paris"],
+                           answers=json.dumps(["Paris"])))
+    out = score_predictions(df)
+    assert list(out["error_class"]) == ["correct", "hallucination", "hallucination", "correct"]
+    assert out["correct_at_0"].tolist() == [True, True, False, False]
 
 
 def test_score_predictions_threshold():

@@ -325,3 +325,64 @@ def test_tag_tests_with_bh_across_tags():
     person = t[(t["ratio"] == 0.5) & (t["tag"] == "Person")].iloc[0]
     assert not person["reject_vs_ratio0"] and person["p_vs_ratio0"] == 1.0
     assert t[t["ratio"] == 0.0]["p_vs_ratio0"].isna().all()
+
+
+def planted_cond():
+    """4 items under 2 presses. At ratio 0 (shared cache) q1, q2 are correct, q3
+    hallucinates, q4 abstains. At 0.5 under adakv q1 and q3 hallucinate and q4
+    gives nothing; q5 was never asked at ratio 0 and hallucinates."""
+    at0 = {"q1": "correct", "q2": "correct", "q3": "hallucination", "q4": "unknown"}
+    at5 = {"q1": "hallucination", "q2": "correct", "q3": "hallucination", "q4": "empty", "q5": "hallucination"}
+    rows = [dict(model="m", press=press, regime="agnostic", ratio=r, passage_id=f"p{q[-1]}", qid=q,
+                 error_class=c, f1=float(c == "correct"))
+            for press in ("adakv", "chunk") for r, classes in ((0.0, at0), (0.5, at5)) for q, c in classes.items()]
+    return pd.DataFrame(rows)
+
+
+def test_h_cond_on_a_planted_table():
+    c = rate_curves(planted_cond(), n_boot=200).set_index(["press", "ratio"])
+    row = c.loc[("adakv", 0.5)]
+    assert row["hallucination_rate"] == pytest.approx(3 / 5)
+    # among q1, q2 (correct at 0) only q1 hallucinates; q5 (no ratio-0 row) is left out of H_cond only
+    assert row["n_cond"] == 2 and row["hallucination_cond_rate"] == pytest.approx(0.5)
+    assert row["empty_rate"] == pytest.approx(1 / 5) and row["unknown_rate"] == 0.0
+    # an empty answer is neither a hallucination nor an abstention: the classes add up
+    assert row[["hallucination_rate", "unknown_rate", "empty_rate", "correct_rate"]].sum() == pytest.approx(1)
+    zero = c.loc[("adakv", 0.0)]
+    assert zero["hallucination_rate"] == pytest.approx(0.25)
+    assert zero["n_cond"] == 2 and zero["hallucination_cond_rate"] == 0.0  # by construction
+    # the other press shares the ratio-0 cache, so it conditions on the same items
+    assert c.loc[("chunk", 0.5), "n_cond"] == 2
+
+
+def test_h_cond_band_brackets_the_estimate_and_shares_the_resamples():
+    s = make_scores(CLIFF_H, jitter="alternate")
+    c = rate_curves(s, n_boot=300)
+    assert (c["n_cond"] > 0).all()
+    point, lo, hi = c["hallucination_cond_rate"], c["hallucination_cond_boot_lo"], c["hallucination_cond_boot_hi"]
+    assert ((lo <= point + 1e-12) & (point <= hi + 1e-12)).all()
+    assert (hi > lo).any()
+    # H_cond differs from H: items that fail uncompressed are out of the denominator
+    assert not np.allclose(point, c["hallucination_rate"])
+    # every item correct at 0: H_cond is H, and the same passage resamples give the same band
+    same = make_scores({0.0: 0.0, 0.5: 0.5}, jitter="passage")
+    same.loc[same["ratio"] == 0.0, "error_class"] = "correct"
+    c = rate_curves(same, n_boot=300)
+    for a, b in (("hallucination_cond_rate", "hallucination_rate"), ("hallucination_cond_boot_lo",
+                 "hallucination_boot_lo"), ("hallucination_cond_boot_hi", "hallucination_boot_hi")):
+        assert np.allclose(c[a], c[b])
+
+
+def test_h_cond_uses_a_stored_correct_at_0_column():
+    s = planted_cond()
+    s["correct_at_0"] = pd.array([pd.NA] * len(s), dtype="boolean")  # e.g. a table without ratio-0 rows
+    c = rate_curves(s, n_boot=50)
+    assert (c["n_cond"] == 0).all() and c["hallucination_cond_rate"].isna().all()
+    assert c["hallucination_rate"].notna().all()
+
+
+def test_tag_tests_report_h_cond():
+    t = tag_tests(planted_cond().assign(dataset="d", answer_type="Person"), tags=("answer_type",))
+    row = t[(t["ratio"] == 0.5) & (t["press"] == "adakv")].iloc[0]
+    assert row["hallucination_rate"] == pytest.approx(3 / 5)
+    assert row["n_cond"] == 2 and row["hallucination_cond_rate"] == pytest.approx(0.5)

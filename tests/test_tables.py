@@ -23,7 +23,8 @@ def _answers(ratios=(0.0, 0.5), presses=("adakv_ea", "chunk_ea")):
                             # ratio 0: 3 of 4 right everywhere; higher ratios: chunk loses one more
                             good = q < 3 - (r > 0) - (r > 0 and press == "chunk_ea")
                             rows.append(dict(model=model, dataset=dataset, regime=regime, press=press, ratio=r,
-                                             passage_id="p", error_class="correct" if good else "hallucination",
+                                             passage_id="p", qid=f"q{q}",
+                                             error_class="correct" if good else "hallucination",
                                              f1=1.0 if good else 0.0, recall=1.0 if good else 0.0))
     scores = pd.DataFrame(rows)
     scores["error_class"] = scores["error_class"].astype("string")
@@ -51,6 +52,21 @@ def test_table2_ratio0_and_mean():
     assert np.allclose(ada, (0.75 + 0.5) / 2) and np.allclose(chunk, (0.75 + 0.25) / 2)
     tex = tables.to_latex(t2, "F1.", "tab:f1")
     assert "0.750" in tex and r"org/m-a" in tex and r"m\_b" in tex
+
+
+def test_table2_hallucination_has_h_cond_next_to_it():
+    mean = tables.table2(_answers(), agg="mean", metric="hallucination_rate")
+    assert list(mean.columns) == ["model", "regime", "press", "base", "base (H_cond)", "knowledge_manipulation",
+                                  "knowledge_manipulation (H_cond)"]
+    chunk = mean[mean["press"] == "chunk_ea"].iloc[0]
+    ada = mean[mean["press"] == "adakv_ea"].iloc[0]
+    # H: 1/4 at ratio 0 for both; at 0.5 adakv 2/4, chunk 3/4. H_cond (q0-q2 correct at 0): 0, then 1/3 and 2/3
+    assert ada["base"] == pytest.approx(3 / 8) and chunk["base"] == pytest.approx(1 / 2)
+    assert ada["base (H_cond)"] == pytest.approx(1 / 6) and chunk["base (H_cond)"] == pytest.approx(1 / 3)
+    # at ratio 0 alone H_cond is 0 by construction: not shown
+    assert list(tables.table2(_answers(), metric="hallucination_rate").columns) == [
+        "model", "regime", "base", "knowledge_manipulation"]
+    assert tables.table2(_answers(), agg="mean", metric="hallucination_cond_rate")["base"].max() == pytest.approx(1 / 3)
 
 
 def test_write_tables_csv_and_tex(tmp_path):

@@ -106,7 +106,8 @@ def test_small_model_target_runs_for_real(small_target):
         scores = pd.read_parquet(tmp_path / "results" / model / dataset / regime / "scores.parquet")
         assert len(scores) == n_questions * len(presses) * len(ratios)
         assert set(scores["press"]) == set(presses) and sorted(set(scores["ratio"])) == ratios
-        assert set(scores["error_class"]) <= {"correct", "unknown", "hallucination"}
+        assert set(scores["error_class"]) <= {"correct", "unknown", "empty", "hallucination"}
+        assert scores["correct_at_0"].notna().all()  # every item has its ratio-0 answer
         assert scores["prediction"].str.len().gt(0).all()
         # Ratio 0 is one uncompressed cache, reported under every press.
         base = scores[scores["ratio"] == 0].pivot(index="qid", columns="press", values="prediction")
@@ -120,6 +121,7 @@ def test_small_model_target_runs_for_real(small_target):
     curves = pd.read_csv(tmp_path / "results" / model / "stats" / "curves.csv")
     assert len(curves) == len(presses) * len(config["study"]["regimes"]) * len(ratios)
     assert curves["hallucination_rate"].between(0, 1).all()
+    assert {"hallucination_cond_rate", "n_cond", "empty_rate"} <= set(curves.columns)
     probes = pd.read_csv(tmp_path / "results" / model / "probe" / "probe_scores.csv")
     assert set(probes["ratio"]) == set(ratios)
     figure = tmp_path / "figures" / "safety_cliff.pdf"

@@ -1,7 +1,8 @@
 """Eviction and error rates vs compression ratio (paper Figs. 21-23, 42-43).
 
-- plot_error_rates: hallucination rate (filled, Wilson band) and unknown rate
-  (lighter, hollow) per model x dataset, from metrics/answers.csv.
+- plot_error_rates: hallucination rate (filled, Wilson band), H_cond (thin,
+  crosses; when answers.csv has it) and unknown rate (lighter, hollow) per
+  model x dataset, from metrics/answers.csv.
 - plot_eviction_rates: share of context positions no (layer, KV head) keeps,
   the same for the evidence positions (GER), and GER minus its null (random
   eviction at the same per-head budgets); datasets pooled, from metrics/eviction.csv.
@@ -18,7 +19,7 @@ from matplotlib.lines import Line2D
 
 from kvroute.figures.common import pool, require, save
 from kvroute.figures.facets import facet_curves
-from kvroute.figures.safety_cliff import CHI_COLS, CLIFF_COLS, mark_cliffs
+from kvroute.figures.safety_cliff import CHI_COLS, CLIFF_COLS, COND_COL, COND_LABEL, mark_cliffs
 from kvroute.figures.style import lighter, press_color, regime_linestyle
 
 EVICTION_COLS = ["model", "dataset", "regime", "press", "ratio", "n", "eviction_rate", "ger", "null_ger"]
@@ -32,17 +33,21 @@ def plot_error_rates(answers: pd.DataFrame, out_pdf) -> tuple[Path, Path]:
     if df.empty:
         raise ValueError("answers has no tag_kind 'all' rows")
 
-    def unknown(ax, model, facet, sub):
+    def unknown_and_cond(ax, model, facet, sub):
         for (press, regime), s in sub.groupby(["press", "regime"]):
             s = s.sort_values("ratio")
             c = lighter(press_color(press))
             ax.plot(s["ratio"], s["unknown_rate"], color=c, ls=regime_linestyle(regime), marker="o", ms=2.5,
                     mfc="white", mec=lighter(press_color(press), 0.3), lw=0.9)
+            if COND_COL in s:
+                ax.plot(s["ratio"], s[COND_COL], color=press_color(press), ls=regime_linestyle(regime), lw=0.7,
+                        marker="x", ms=3)
 
-    extra = [Line2D([], [], color="0.2", marker="o", ls="none", label="hallucination"),
+    cond = [Line2D([], [], color="0.2", lw=0.7, marker="x", ms=3, label=COND_LABEL)] if COND_COL in df else []
+    extra = [Line2D([], [], color="0.2", marker="o", ls="none", label="hallucination"), *cond,
              Line2D([], [], color=lighter("0.2"), marker="o", mfc="white", ls="none", label="unknown")]
     fig, _, _ = facet_curves(df, "dataset", "ratio", "hallucination_rate", ylabel="rate",
-                             lo="hallucination_wilson_lo", hi="hallucination_wilson_hi", hook=unknown,
+                             lo="hallucination_wilson_lo", hi="hallucination_wilson_hi", hook=unknown_and_cond,
                              extra_legend=extra)
     return save(fig, out_pdf)
 

@@ -20,7 +20,8 @@ from kvroute.figures.facets import facet_curves
 
 ANSWER_COLS = ["model", "dataset", "regime", "press", "ratio", "tag_kind", "tag", "n"]
 METRICS = {"f1_mean": "token F1", "recall_mean": "gold-token recall", "correct_rate": "correct rate",
-           "hallucination_rate": "hallucination rate", "unknown_rate": "unknown rate"}
+           "hallucination_rate": "hallucination rate", "unknown_rate": "unknown rate",
+           "hallucination_cond_rate": "H_cond (correct at α=0)"}
 
 
 def _check(answers: pd.DataFrame, metric: str) -> None:

@@ -47,7 +47,8 @@ KINDS = {
 
 # Metric names users write (config, CLI) -> the answers.csv column they mean.
 METRIC_COLUMNS = {"f1": "f1_mean", "recall": "recall_mean", "correct": "correct_rate",
-                  "hallucination": "hallucination_rate", "unknown": "unknown_rate"}
+                  "hallucination": "hallucination_rate", "unknown": "unknown_rate",
+                  "hallucination_cond": "hallucination_cond_rate"}
 
 
 @dataclass(frozen=True)

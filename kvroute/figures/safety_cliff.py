@@ -1,7 +1,9 @@
 """Safety-cliff figure: error rates and susceptibility vs compression ratio.
 
 One column per model. Top: hallucination rate (filled markers) and unknown
-rate (lighter, hollow markers) with passage-bootstrap bands; optionally the
+rate (lighter, hollow markers) with passage-bootstrap bands, H_cond (the
+hallucination rate among items correct at alpha = 0; thin line, crosses, same
+colour) when the curves have it; optionally the
 global eviction rate of the evidence (GER, triangles) on a twin axis.
 Bottom: chi = dH/dalpha with its band and the estimated cliff (vertical line
 at the argmax interval, shaded bootstrap interval); optionally the cliff of
@@ -32,6 +34,8 @@ from kvroute.frames import require
 KEYS = ["model", "press", "regime"]
 CURVE_COLS = [*KEYS, "ratio", "hallucination_rate", "unknown_rate",
               "hallucination_boot_lo", "hallucination_boot_hi", "unknown_boot_lo", "unknown_boot_hi"]
+COND_COL = "hallucination_cond_rate"  # optional: curves from before H_cond lack it
+COND_LABEL = "H_cond (correct at α=0)"
 CHI_COLS = [*KEYS, "ratio_mid", "chi", "chi_boot_lo", "chi_boot_hi"]
 CLIFF_COLS = [*KEYS, "cliff_ratio", "cliff_lo", "cliff_hi", "max_chi", "at_edge"]
 GER_COLS = [*KEYS, "ratio", "ger"]
@@ -54,6 +58,9 @@ def _plot_rates(ax, curves: pd.DataFrame, model: str) -> None:
         ax.plot(x, s["unknown_rate"], color=lighter(c), ls=ls, marker="o", mfc="white", mec=lighter(c, 0.3))
         ax.fill_between(x, s["hallucination_boot_lo"], s["hallucination_boot_hi"], color=c, alpha=0.2, lw=0)
         ax.plot(x, s["hallucination_rate"], color=c, ls=ls, marker="o")
+        if COND_COL in s:
+            # Same colour and regime style as H, told apart by a thin line and crosses.
+            ax.plot(x, s[COND_COL], color=c, ls=ls, lw=0.7, marker="x", ms=3)
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("rate")
 
@@ -127,6 +134,7 @@ def _legend_groups(curves: pd.DataFrame, ger: bool = False, breakpoint: bool = F
     """Legend entries in three groups: presses, regimes, marks."""
     presses = sorted(curves["press"].unique())
     regimes = sorted(curves["regime"].unique())
+    cond = [Line2D([], [], color="0.2", lw=0.7, marker="x", ms=3, label=COND_LABEL)] if COND_COL in curves else []
     extra = []
     if ger:
         extra.append(Line2D([], [], color="0.2", marker="^", lw=0.7, label="GER (right axis)"))
@@ -137,6 +145,7 @@ def _legend_groups(curves: pd.DataFrame, ger: bool = False, breakpoint: bool = F
         [Line2D([], [], color="0.2", ls=regime_linestyle(r), label=r) for r in regimes],
         [
             Line2D([], [], color="0.2", marker="o", ls="none", label="hallucination"),
+            *cond,
             Line2D([], [], color=lighter("0.2"), marker="o", mfc="white", ls="none", label="unknown"),
             Line2D([], [], color="0.2", marker="*", ms=7, ls="none", label="cliff (hollow: grid edge)"),
             *extra,

@@ -17,9 +17,10 @@ import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
 from kvroute.frames import require
+from kvroute.scoring import with_correct_at_0
 
 DEFAULT_GROUP = ("model", "press", "regime")
-CLASSES = ("hallucination", "unknown", "correct")
+CLASSES = ("hallucination", "unknown", "empty", "correct")
 
 
 def wilson_interval(k, n, alpha: float = 0.05):
@@ -56,7 +57,9 @@ def cluster_ids(df: pd.DataFrame) -> pd.Series:
 
 
 def _passage_tables(sub: pd.DataFrame):
-    """Per passage x ratio counts: n, hallucination, unknown, correct, f1 sum."""
+    """Per passage x ratio counts: n, one per class, f1 sum; with a correct_at_0
+    column also cond_n / cond_hallucination, the same restricted to items
+    correct at ratio 0 (NA counts as not, so it drops out of H_cond only)."""
     clusters = cluster_ids(sub)
     passages = np.sort(clusters.unique())
     ratios = np.sort(sub["ratio"].unique())
@@ -73,6 +76,10 @@ def _passage_tables(sub: pd.DataFrame):
     counts = {c: table(cls == c) for c in CLASSES}
     counts["n"] = table(np.ones(len(sub)))
     counts["f1"] = table(sub["f1"].to_numpy(dtype=float)) if "f1" in sub else None
+    if "correct_at_0" in sub:
+        cond = sub["correct_at_0"].astype("boolean").fillna(False).to_numpy(bool)
+        counts["cond_n"] = table(cond)
+        counts["cond_hallucination"] = table(cond & (cls == "hallucination"))
     return passages, ratios, counts
 
 
@@ -121,15 +128,25 @@ def rate_curves(scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
     """Error-class rates per group x ratio, with Wilson and passage-bootstrap bands.
 
     Columns: *group, ratio, n, n_passages, hallucination_rate, unknown_rate,
-    correct_rate, f1_mean, hallucination_wilson_lo/hi, hallucination_boot_lo/hi,
-    unknown_boot_lo/hi.
+    empty_rate, correct_rate, f1_mean, hallucination_wilson_lo/hi,
+    hallucination_boot_lo/hi, unknown_boot_lo/hi, n_cond,
+    hallucination_cond_rate, hallucination_cond_boot_lo/hi.
+
+    H_cond (``hallucination_cond_rate``) is the hallucination rate among the
+    n_cond answers whose item was correct at ratio 0 (correct_at_0, computed
+    here if the table lacks it); its band uses the same passage resamples as H.
     """
     rows = []
+    scores = with_correct_at_0(scores)
     for key, ratios, t in _passage_groups(scores, group, ["error_class", "f1"]):
-        n = t["n"].sum(axis=0)
+        n, n_cond = t["n"].sum(axis=0), t["cond_n"].sum(axis=0)
         h, u = t["hallucination"].sum(axis=0), t["unknown"].sum(axis=0)
-        h_boot, u_boot = _boot_rates(t, ["hallucination", "unknown"], n_boot, seed)
-        (h_lo, h_hi), (u_lo, u_hi) = _pct(h_boot, ci), _pct(u_boot, ci)
+        w = _passage_weights(t["n"].shape[0], n_boot, seed)
+        h_boot, u_boot = (_ratio_of(w, t[c], t["n"]) for c in ("hallucination", "unknown"))
+        hc_boot = _ratio_of(w, t["cond_hallucination"], t["cond_n"])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            h_cond = t["cond_hallucination"].sum(axis=0) / n_cond  # NaN: no item correct at 0
+        (h_lo, h_hi), (u_lo, u_hi), (hc_lo, hc_hi) = _pct(h_boot, ci), _pct(u_boot, ci), _pct(hc_boot, ci)
         w_lo, w_hi = wilson_interval(h, n, alpha=1 - ci)
         n_pass = (t["n"] > 0).sum(axis=0)
         for j, r in enumerate(ratios):
@@ -141,6 +158,7 @@ def rate_curves(scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
                     "n_passages": int(n_pass[j]),
                     "hallucination_rate": h[j] / n[j],
                     "unknown_rate": u[j] / n[j],
+                    "empty_rate": t["empty"][:, j].sum() / n[j],
                     "correct_rate": t["correct"][:, j].sum() / n[j],
                     "f1_mean": t["f1"][:, j].sum() / n[j],
                     "hallucination_wilson_lo": float(w_lo[j]),
@@ -149,6 +167,10 @@ def rate_curves(scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
                     "hallucination_boot_hi": float(h_hi[j]),
                     "unknown_boot_lo": float(u_lo[j]),
                     "unknown_boot_hi": float(u_hi[j]),
+                    "n_cond": int(n_cond[j]),
+                    "hallucination_cond_rate": float(h_cond[j]),
+                    "hallucination_cond_boot_lo": float(hc_lo[j]),
+                    "hallucination_cond_boot_hi": float(hc_hi[j]),
                 }
             )
     return pd.DataFrame(rows)

@@ -7,6 +7,9 @@ family (one model, dataset, regime, press, ratio and tag dimension):
   other tags' at the same ratio (heterogeneity across tags).
 - vs_ratio0: McNemar test of the same questions at this ratio vs ratio 0 (does
   this tag degrade yet?). Paired by qid; ratio 0 rows give no test.
+
+Each row also carries H_cond: the tag's hallucination rate among its n_cond
+answers whose item was correct at ratio 0 (no test on it).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pandas as pd
 from scipy.stats import fisher_exact
 
 from kvroute.frames import present
+from kvroute.scoring import with_correct_at_0
 from kvroute.stats.curves import wilson_interval
 from kvroute.stats.multiple import bh_adjust
 from kvroute.stats.paired import mcnemar_counts
@@ -33,16 +37,18 @@ def _base_flags(scores: pd.DataFrame, group: list[str]) -> pd.Series:
 
 def tag_tests(scores: pd.DataFrame, tags=TAGS, group=GROUP, alpha: float = 0.05) -> pd.DataFrame:
     """Columns: *group, tag_kind, tag, n, hallucinations, hallucination_rate, wilson_lo,
-    wilson_hi, rest_rate, odds_ratio, p_vs_rest, q_vs_rest, reject_vs_rest,
-    rate_ratio0, p_vs_ratio0, q_vs_ratio0, reject_vs_ratio0.
+    wilson_hi, n_cond, hallucination_cond_rate, rest_rate, odds_ratio, p_vs_rest, q_vs_rest,
+    reject_vs_rest, rate_ratio0, p_vs_ratio0, q_vs_ratio0, reject_vs_ratio0.
     """
     group = present(scores, group)
+    scores = with_correct_at_0(scores)
     base = _base_flags(scores, group)
     base_keys = [c for c in group if c != "ratio"] + ["qid"]
     rows = []
     for key, cell in scores.groupby(group, sort=True, dropna=False):
         key = dict(zip(group, key if isinstance(key, tuple) else (key,)))
         h = (cell["error_class"].astype(str) == "hallucination").to_numpy()
+        cond = cell["correct_at_0"].astype("boolean").fillna(False).to_numpy(bool)  # NA: not in H_cond
         at_zero = np.isclose(float(key.get("ratio", 0.0)), 0.0)
         for kind in present(cell, tags):
             values = cell[kind]
@@ -51,8 +57,10 @@ def tag_tests(scores: pd.DataFrame, tags=TAGS, group=GROUP, alpha: float = 0.05)
                 m = (values == tag).to_numpy()
                 k, n, k_rest, n_rest = int(h[m].sum()), int(m.sum()), int(h[~m].sum()), int((~m).sum())
                 lo, hi = wilson_interval(k, n)
+                n_cond = int((m & cond).sum())
                 row = {**key, "tag_kind": kind, "tag": str(tag), "n": n, "hallucinations": k,
-                       "hallucination_rate": k / n, "wilson_lo": lo, "wilson_hi": hi,
+                       "hallucination_rate": k / n, "wilson_lo": lo, "wilson_hi": hi, "n_cond": n_cond,
+                       "hallucination_cond_rate": float(h[m & cond].mean()) if n_cond else np.nan,
                        "rest_rate": k_rest / n_rest if n_rest else np.nan, "odds_ratio": np.nan,
                        "p_vs_rest": np.nan, "rate_ratio0": np.nan, "p_vs_ratio0": np.nan}
                 if n_rest:
