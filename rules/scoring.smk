@@ -34,6 +34,7 @@ rule metrics:
         routing="results/{model}/{dataset}/{regime}/metrics/routing.csv",
         erasure="results/{model}/{dataset}/{regime}/metrics/erasure.csv",
         reachability="results/{model}/{dataset}/{regime}/metrics/reachability.csv",
+        leakage="results/{model}/{dataset}/{regime}/metrics/leakage.csv",
     params:
         out_dir=subpath(output.questions, parent=True),
     log:

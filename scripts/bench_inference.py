@@ -160,6 +160,9 @@ def main(argv=None):
     p.add_argument("--arch", help="config.json of an architecture to run with random weights (config/arch/)")
     p.add_argument("--peak-tflops", type=float, default=989.0,
                    help="accelerator peak dense TFLOP/s for MFU (default: H100 SXM bf16)")
+    p.add_argument("--reachability-cost", action="store_true",
+                   help="also time kvroute with reachability off and print what reachability costs")
+    p.add_argument("--skip-stock", action="store_true", help="time kvroute only (no stock loop, no agreement)")
     p.add_argument("--out", help="write the figures as JSON here")
     a = p.parse_args(argv)
 
@@ -200,18 +203,30 @@ def main(argv=None):
     counter = ForwardCounter(model)
     pipe = pipeline("kv-press-text-generation", model=model, tokenizer=tokenizer)
     results = {}
-    for label, run in [
-        ("kvroute", lambda: kvroute_loop(model, tokenizer, records, regimes, presses, ratios,
-                                         inf["max_new_tokens"], probe_layers,
-                                         a.max_batch_questions or inf["max_batch_questions"],
-                                         inf["reachability_threshold"])),
-        ("stock", lambda: stock_loop(pipe, records, regimes, presses, ratios, inf["max_new_tokens"])),
-    ]:
+    loops = {"kvroute": lambda threshold: kvroute_loop(model, tokenizer, records, regimes, presses, ratios,
+                                                       inf["max_new_tokens"], probe_layers,
+                                                       a.max_batch_questions or inf["max_batch_questions"], threshold)}
+    runs = [("kvroute", lambda: loops["kvroute"](inf["reachability_threshold"]))]
+    if a.reachability_cost:
+        runs.append(("kvroute_no_reachability", lambda: loops["kvroute"](None)))
+    if not a.skip_stock:
+        runs.append(("stock", lambda: stock_loop(pipe, records, regimes, presses, ratios, inf["max_new_tokens"])))
+    for label, run in runs:
         t0 = time.perf_counter()
         with torch.inference_mode():
             answers = run()
         results[label] = {"wall_s": time.perf_counter() - t0, **counter.take(), "answers": answers}
         print(f"{label}: {results[label]['wall_s']:.1f} s", flush=True)
+    if a.reachability_cost:
+        on, off = results["kvroute"]["wall_s"], results["kvroute_no_reachability"]["wall_s"]
+        print(f"reachability (threshold {inf['reachability_threshold']}, both variants): {on - off:.1f} s of "
+              f"{on:.1f} s, +{100 * (on - off) / off:.1f}% over kvroute without it", flush=True)
+        results["reachability_cost"] = {"with_s": on, "without_s": off, "overhead": (on - off) / off}
+    if a.skip_stock:
+        if a.out:
+            write_text(a.out, json.dumps({k: {x: y for x, y in v.items() if x != "answers"} for k, v in results.items()},
+                                         indent=2))
+        return 0
 
     stock, ours = results["stock"]["answers"], results["kvroute"]["answers"]
     agree = sum(stock[k] == ours.get(k) for k in stock)

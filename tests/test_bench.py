@@ -61,3 +61,17 @@ def test_bench_runs_both_loops_and_agrees_in_float32(smollm2_manifest, tmp_path,
     stock, ours = result["stock"], result["kvroute"]
     assert ours["prefill_tokens"] * 3 == stock["prefill_tokens"]  # one prefill per passage and regime instead of 3
     assert ours["decode_steps"] < stock["decode_steps"]
+
+
+def test_bench_measures_what_reachability_costs(smollm2_manifest, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    bench().main(["--config", str(REPO / "config" / "ci_small.yaml"), "--passages", "1", "--datasets", "base",
+                  "--models-dir", str(smollm2_manifest.parent.parent), "--reachability-cost", "--skip-stock",
+                  "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert set(result) == {"kvroute", "kvroute_no_reachability", "reachability_cost"}
+    cost = result["reachability_cost"]
+    assert cost["with_s"] == result["kvroute"]["wall_s"] and cost["without_s"] > 0
+    # Same forward passes either way: reachability reads the recorded prefill, it runs no model.
+    assert result["kvroute"]["prefill_tokens"] == result["kvroute_no_reachability"]["prefill_tokens"]
+    assert "reachability (threshold" in capsys.readouterr().out

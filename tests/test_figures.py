@@ -146,7 +146,8 @@ def _eviction(grid):
         n=("ger", "size"), ger=("ger", "mean"))
     out["n_with_evidence"] = out["n"]
     out["eviction_rate"] = out["ratio"] ** 2
-    out["null_ger"] = out["ratio"] ** 4
+    out["null_ger_indep"] = out["ratio"] ** 4
+    out["null_ger_span"] = out["ratio"] ** 3
     return out
 
 

@@ -53,11 +53,11 @@ def test_null_model_ger_is_hand_computed():
     expected = (4 / 6) ** 2 * (5 / 6) ** 2
     assert null_evicted_probability(KEPT.sum(axis=2), 6) == pytest.approx(expected)
     q, layers = eviction_per_question(predictions([[4, 5]]), pd.DataFrame([ledger_row(KEPT)]))
-    assert q["null_ger"][0] == pytest.approx(expected)
+    assert q["null_ger_indep"][0] == pytest.approx(expected)
     # Both of 2 positions missed by every head: prod C(T-2, k) / C(T, k).
     erased = (comb(4, 2) / comb(6, 2)) ** 2 * (comb(4, 1) / comb(6, 1)) ** 2
     assert q["null_erased"][0] == pytest.approx(erased)
-    assert layers["null_ger_layer"].tolist() == pytest.approx([(4 / 6) ** 2, (5 / 6) ** 2])
+    assert layers["null_ger_layer_indep"].tolist() == pytest.approx([(4 / 6) ** 2, (5 / 6) ** 2])
 
 
 def test_null_model_matches_simulation():

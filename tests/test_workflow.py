@@ -117,6 +117,12 @@ def test_small_model_target_runs_for_real(small_target):
             assert abs(kept.mean() - (1 - ratio)) < 0.06, (press, ratio)
         # The model answers something right when nothing is compressed.
         assert (scores[scores["ratio"] == 0]["error_class"] == "correct").any()
+        questions = pd.read_parquet(tmp_path / "results" / model / dataset / regime / "metrics" / "questions.parquet")
+        assert {"reachable_def2", "reachable_prefill", "ger_all_mentions", "null_ger_span", "null_ger_indep",
+                "correct_f1"} <= set(questions.columns)
+        erased = questions["erased"] == 1
+        assert not questions.loc[erased, "reachable_def2"].any(), "erased evidence is unreachable (Definition 2)"
+        assert questions.loc[questions["ratio"] == 0, "reachable_def2"].astype(float).mean() > 0.9, "uncompressed: reachable"
 
     curves = pd.read_csv(tmp_path / "results" / model / "stats" / "curves.csv")
     assert len(curves) == len(presses) * len(config["study"]["regimes"]) * len(ratios)

@@ -4,8 +4,10 @@
   crosses; when answers.csv has it) and unknown rate (lighter, hollow) per
   model x dataset, from metrics/answers.csv.
 - plot_eviction_rates: share of context positions no (layer, KV head) keeps,
-  the same for the evidence positions (GER), and GER minus its null (random
-  eviction at the same per-head budgets); datasets pooled, from metrics/eviction.csv.
+  the same for the evidence positions (GER) beside its two nulls (random
+  passage spans shaped like T_ans on the real ledger; independent heads at the
+  same per-head budgets), and GER minus the span null; datasets pooled, from
+  metrics/eviction.csv.
 - plot_susceptibility: chi = dH/dalpha with bootstrap bands and the cliff
   marks, from stats/susceptibility.csv and stats/cliff.csv.
 """
@@ -22,7 +24,7 @@ from kvroute.figures.facets import facet_curves
 from kvroute.figures.safety_cliff import CHI_COLS, CLIFF_COLS, COND_COL, COND_LABEL, mark_cliffs
 from kvroute.figures.style import lighter, press_color, regime_linestyle
 
-EVICTION_COLS = ["model", "dataset", "regime", "press", "ratio", "n", "eviction_rate", "ger", "null_ger"]
+EVICTION_COLS = ["model", "dataset", "regime", "press", "ratio", "n", "eviction_rate", "ger", "null_ger_indep"]
 
 
 def plot_error_rates(answers: pd.DataFrame, out_pdf) -> tuple[Path, Path]:
@@ -53,30 +55,33 @@ def plot_error_rates(answers: pd.DataFrame, out_pdf) -> tuple[Path, Path]:
 
 
 MEASURES = {"eviction_rate": "eviction rate (all positions)", "ger": "GER (evidence positions)",
-            "ger_excess": "GER − null GER"}
+            "ger_excess_span": "GER − span null"}
+NULLS = {"null_ger_span": ("span null (random passage spans, real ledger)", "-"),
+         "null_ger_indep": ("independent-heads null (random eviction, same budgets)", ":")}
 
 
 def plot_eviction_rates(eviction: pd.DataFrame, out_pdf) -> tuple[Path, Path]:
     require(eviction, EVICTION_COLS, "eviction")
     w = "n_with_evidence" if "n_with_evidence" in eviction else "n"
+    nulls = [c for c in NULLS if c in eviction]
     pooled = pool(eviction.assign(ratio=eviction["ratio"].round(10)),
-                  ["model", "press", "regime", "ratio"], ["eviction_rate", "ger", "null_ger"], weight=w)
-    pooled["ger_excess"] = pooled["ger"] - pooled["null_ger"]
+                  ["model", "press", "regime", "ratio"], ["eviction_rate", "ger", *nulls], weight=w)
+    pooled["ger_excess_span"] = pooled["ger"] - pooled["null_ger_span"] if "null_ger_span" in pooled else float("nan")
     long = pooled.melt(id_vars=["model", "press", "regime", "ratio"], value_vars=list(MEASURES),
                        var_name="measure", value_name="value")
     long["measure"] = long["measure"].map(MEASURES)
 
     def hook(ax, model, facet, sub):
-        if facet == MEASURES["ger"]:  # the null model for reference: random eviction, same budgets
+        if facet == MEASURES["ger"]:  # the nulls for reference
             for (press, regime), s in pooled[pooled["model"] == model].groupby(["press", "regime"]):
                 s = s.sort_values("ratio")
-                ax.plot(s["ratio"], s["null_ger"], color=lighter(press_color(press)),
-                        ls=regime_linestyle(regime), lw=0.8)
-        if facet == MEASURES["ger_excess"]:
+                for null in nulls:
+                    ax.plot(s["ratio"], s[null], color=lighter(press_color(press)), ls=NULLS[null][1], lw=0.8)
+        if facet == MEASURES["ger_excess_span"]:
             ax.axhline(0, color="0.5", lw=0.5)
             ax.set_ylim(auto=True)
 
-    extra = [Line2D([], [], color=lighter("0.2"), lw=0.8, label="null GER (random eviction)")]
+    extra = [Line2D([], [], color=lighter("0.2"), lw=0.8, ls=NULLS[n][1], label=NULLS[n][0]) for n in nulls]
     fig, _, _ = facet_curves(long, "measure", "ratio", "value", ylabel="rate", facets=list(MEASURES.values()),
                              hook=hook, extra_legend=extra, max_cols=3, sharey=False, ylim=None)
     return save(fig, out_pdf)

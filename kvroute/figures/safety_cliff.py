@@ -74,7 +74,7 @@ def pool_ger(eviction: pd.DataFrame) -> pd.DataFrame:
     require(eviction, [*KEYS, "ratio", "ger"], "eviction table")
 
     w = "n_with_evidence" if "n_with_evidence" in eviction else "n"
-    cols = ["ger"] + [c for c in ("null_ger", "eviction_rate") if c in eviction]
+    cols = ["ger"] + [c for c in ("null_ger_span", "null_ger_indep", "eviction_rate") if c in eviction]
     return pool(eviction.assign(ratio=eviction["ratio"].round(10)), [*KEYS, "ratio"], cols, weight=w)
 
 

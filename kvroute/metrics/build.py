@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kvroute.artifacts import REACH_ARRAYS
 from kvroute.frames import present
 from kvroute.metrics.answers import answer_breakdown
 from kvroute.metrics.common import CELL
 from kvroute.metrics.consensus import routing_per_question, routing_summary
 from kvroute.metrics.erasure import erasure_table
 from kvroute.metrics.eviction import eviction_per_question, eviction_summary
+from kvroute.stats import wilson_interval
 
 # File name -> what it holds; the metrics CLI writes each under metrics/.
 OUTPUTS = {
@@ -22,27 +24,62 @@ OUTPUTS = {
     "routing": "routing.csv",          # consensus, rho, answer mass per cell x layer
     "erasure": "erasure.csv",          # Pr(F|E), Pr(E), Pr(F|not E) per cell
     "reachability": "reachability.csv",  # share of answers whose evidence the query can reach, per cell
+    "leakage": "leakage.csv",          # accuracy of erased answers, split by reachable_prefill, per cell
 }
+VARIANTS = ("def2", "prefill")  # reachability variants: kvroute/reachability.py
+
+
+def _key(group: list[str], key) -> dict:
+    return dict(zip(group, key if isinstance(key, tuple) else (key,)))
 
 
 def reachability_summary(questions: pd.DataFrame, cell: list[str]) -> pd.DataFrame:
-    """Per cell: how often T_ans is reachable and hallucination on each side.
+    """Per cell and variant (def2, prefill): how often T_ans is reachable, and hallucination on each side.
 
-    Reachability is a variant of paper Definition 2 (context edges from the
-    uncompressed prefill); see docs/definitions.md.
+    Rows whose reachability is unknown (no evidence, or reachability off) are
+    left out of the rates and counted in ``n_unknown``.
     """
-    if "reachable" not in questions:
-        return pd.DataFrame(columns=[*cell, "n", "reachable_rate", "reach_fraction", "p_F_reachable",
-                                     "p_F_unreachable"])
-    q = questions[questions["n_evidence"] > 0].assign(F=lambda d: d["error_class"].eq("hallucination"))
     rows = []
-    for key, g in q.groupby(cell, sort=True, dropna=False):
-        reach = g["reachable"].astype(bool)
-        rows.append({**dict(zip(cell, key if isinstance(key, tuple) else (key,))), "n": len(g),
-                     "reachable_rate": reach.mean(), "reach_fraction": g["reach_fraction"].mean(),
-                     "p_F_reachable": g.loc[reach, "F"].mean() if reach.any() else np.nan,
-                     "p_F_unreachable": g.loc[~reach, "F"].mean() if (~reach).any() else np.nan})
+    for key, g in questions.groupby(cell, sort=True, dropna=False):
+        row = {**_key(cell, key), "n": len(g)}
+        hallucinated = g["error_class"].astype(str).eq("hallucination")
+        for v in VARIANTS:
+            reach = g[f"reachable_{v}"].astype(float)
+            known = reach.notna()
+            yes, no = known & (reach == 1), known & (reach == 0)
+            row.update({f"n_unknown_{v}": int((~known).sum()),
+                        f"reachable_{v}_rate": reach[known].mean() if known.any() else np.nan,
+                        f"reach_fraction_{v}": g[f"reach_fraction_{v}"][known].mean() if known.any() else np.nan,
+                        f"p_F_reachable_{v}": hallucinated[yes].mean() if yes.any() else np.nan,
+                        f"p_F_unreachable_{v}": hallucinated[no].mean() if no.any() else np.nan})
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def leakage_table(questions: pd.DataFrame, cell: list[str]) -> pd.DataFrame:
+    """Per cell: answers whose evidence is erased, and their accuracy split by reachable_prefill.
+
+    Paper Prop. 2 assumes erased evidence left no trace in surviving tokens.
+    If erased items that the prefill graph still connects to T_ans (the
+    context read T_ans before compression) are answered correctly more often
+    than erased items it does not connect, evidence leaked.
+    """
+    rows = []
+    erased = questions[questions["erased"].eq(1)]
+    for key, g in erased.groupby(cell, sort=True, dropna=False):
+        correct = g["error_class"].astype(str).eq("correct")
+        reach = g["reachable_prefill"].astype(float)
+        row = {**_key(cell, key), "n_erased": len(g), "n_erased_unknown_reach": int(reach.isna().sum())}
+        for side, mask in (("reachable", reach == 1), ("unreachable", reach == 0)):
+            k, n = int(correct[mask].sum()), int(mask.sum())
+            lo, hi = wilson_interval(k, n)
+            row.update({f"n_{side}_prefill": n, f"accuracy_{side}_prefill": k / n if n else np.nan,
+                        f"accuracy_{side}_prefill_lo": lo, f"accuracy_{side}_prefill_hi": hi})
+        rows.append(row)
+    columns = [*cell, "n_erased", "n_erased_unknown_reach"] + [
+        f"{stat}_{side}_prefill{suffix}" for side in ("reachable", "unreachable")
+        for stat, suffix in (("n", ""), ("accuracy", ""), ("accuracy", "_lo"), ("accuracy", "_hi"))]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def build_metrics(scores: pd.DataFrame, ledger: pd.DataFrame, routing: dict | None) -> dict[str, pd.DataFrame]:
@@ -50,14 +87,15 @@ def build_metrics(scores: pd.DataFrame, ledger: pd.DataFrame, routing: dict | No
     scores = scores.reset_index(drop=True)
     questions, ger_layers = eviction_per_question(scores, ledger)
     per_layer = ger_layers.copy()
+    for name in REACH_ARRAYS:  # NA where unknown: no evidence, or reachability off; never False
+        values = np.asarray(routing[name], dtype=float) if routing and name in routing else np.full(len(scores), np.nan)
+        questions[name] = (pd.array(np.where(np.isnan(values), None, values == 1), dtype="boolean")
+                           if name.startswith("reachable_") else values)
     if routing is not None:
         route = routing_per_question(scores, routing)
         means = route.drop(columns="layer").groupby("row").mean()
         for col in ("consensus", "rho", "on_answer", "answer_mass"):
             questions[f"{col}_mean"] = means[col].reindex(np.arange(len(scores))).to_numpy()
-        if "reachable" in routing:
-            questions["reachable"] = np.asarray(routing["reachable"], dtype=bool)
-            questions["reach_fraction"] = np.asarray(routing["reach_fraction"], dtype=float)
         per_layer = route.merge(ger_layers, on=["row", "layer"], how="left")
         routing_table = routing_summary(scores, route, CELL)
     else:
@@ -68,7 +106,7 @@ def build_metrics(scores: pd.DataFrame, ledger: pd.DataFrame, routing: dict | No
                            per_layer.drop(columns="row").reset_index(drop=True)], axis=1)
     layer_ger = (per_layer.groupby(cell + ["layer"], sort=True, dropna=False)
                  .agg(n=("ger_layer", "count"), ger_layer=("ger_layer", "mean"),
-                      null_ger_layer=("null_ger_layer", "mean")).reset_index())
+                      null_ger_layer_indep=("null_ger_layer_indep", "mean")).reset_index())
     return {
         "questions": questions,
         "layers": per_layer,
@@ -78,4 +116,5 @@ def build_metrics(scores: pd.DataFrame, ledger: pd.DataFrame, routing: dict | No
         "routing": routing_table,
         "erasure": erasure_table(questions, CELL),
         "reachability": reachability_summary(questions, cell),
+        "leakage": leakage_table(questions, cell),
     }

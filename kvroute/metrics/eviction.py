@@ -3,19 +3,30 @@
 For a question with evidence positions T_ans and the ledger row of its
 (passage, press, ratio):
 
-- eviction_rate: mean GlobalEvicted over all context positions
-- ger:           mean GlobalEvicted over T_ans (no layer, no KV head keeps t)
-- erased:        every t in T_ans is globally evicted (event E of paper 6.4)
-- ger_layer[l]:  mean over T_ans of "no KV head of layer l keeps t"
-- null_ger:      expected GER if each (layer, head) kept the same number of
-                 entries k_{l,h} uniformly at random: P(t evicted everywhere)
-                 = prod_{l,h} (1 - k_{l,h}/T), the same for every t, so it is
-                 also the null eviction rate. The null erasure probability
-                 (all of T_ans) is computed exactly by inclusion of draws
-                 without replacement: prod_{l,h} C(T-m, k)/C(T, k).
+- eviction_rate:   mean GlobalEvicted over all context positions
+- eviction_rate_passage: the same over the passage's tokens only
+- ger:             mean GlobalEvicted over T_ans (no layer, no KV head keeps t)
+- ger_all_mentions: the same over T_ans and every context span that matches a
+                   gold answer string (repeated names, the aware question list)
+- erased:          every t in T_ans is globally evicted (event E of paper 6.4)
+- ger_layer[l]:    mean over T_ans of "no KV head of layer l keeps t"
+- null_ger_indep:  expected GER if each (layer, head) kept the same number of
+                   entries k_{l,h} uniformly at random: P(t evicted everywhere)
+                   = prod_{l,h} (1 - k_{l,h}/T), the same for every t, so it is
+                   also the null eviction rate. The null erasure probability
+                   (all of T_ans) is computed exactly by inclusion of draws
+                   without replacement: prod_{l,h} C(T-m, k)/C(T, k).
+- null_ger_span:   GER of random passage spans shaped like T_ans (same number
+                   of spans, same token lengths) on the *real* ledger: what any
+                   passage text of that shape suffers. Spans avoid the press's
+                   always-kept sink tokens; null_erased_span is the share of
+                   draws that are erased whole. Draws are seeded by passage and
+                   question, so each question gets the same spans at every ratio.
 """
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -24,8 +35,10 @@ from scipy.special import gammaln
 from kvroute.frames import present
 from kvroute.ledger import globally_evicted, unpack
 from kvroute.metrics.common import ratio_key
+from kvroute.stats.curves import ratio_of_sums
 
 LEDGER_KEY = ("passage_id", "press", "ratio")
+SPAN_DRAWS = 1000  # random span placements per question for null_ger_span
 
 
 def null_evicted_probability(kept_counts: np.ndarray, tokens: int) -> float:
@@ -53,6 +66,42 @@ def null_erased_probability(kept_counts: np.ndarray, tokens: int, m: int) -> flo
     return float(np.exp(logp.sum()))
 
 
+def spans_of(positions: np.ndarray) -> list[int]:
+    """Lengths of the runs of consecutive positions in sorted ``positions``."""
+    if len(positions) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(positions) > 1)
+    edges = np.concatenate([[0], breaks + 1, [len(positions)]])
+    return np.diff(edges).tolist()
+
+
+def span_null(evicted: np.ndarray, pool: np.ndarray, lengths: list[int], rng: np.random.Generator,
+              draws: int = SPAN_DRAWS) -> tuple[float, float]:
+    """(mean GER, share erased) of ``draws`` random placements of spans of ``lengths`` within ``pool``.
+
+    ``evicted`` (T,) is GlobalEvicted; ``pool`` (T,) marks positions a span may
+    cover. Each span is a run of consecutive pool positions; spans of one
+    placement are drawn independently. NaN when some length fits nowhere.
+    """
+    ger, erased = np.zeros(draws), np.ones(draws, dtype=bool)
+    total = sum(lengths)
+    for m in lengths:
+        # Start s is valid when pool[s:s+m] is all True: a sliding-window count.
+        run = np.convolve(pool.astype(int), np.ones(m, dtype=int), mode="valid")
+        starts = np.flatnonzero(run == m)
+        if len(starts) == 0:
+            return np.nan, np.nan
+        picked = starts[rng.integers(0, len(starts), size=draws)]
+        window = evicted[picked[:, None] + np.arange(m)]  # (draws, m)
+        ger += window.sum(axis=1) / total
+        erased &= window.all(axis=1)
+    return float(ger.mean()), float(erased.mean())
+
+
+def _span_rng(passage_id: str, qid: str) -> np.random.Generator:
+    return np.random.default_rng([zlib.crc32(str(passage_id).encode()), zlib.crc32(str(qid).encode())])
+
+
 def ledger_stats(kept: np.ndarray) -> dict:
     """Per-row summaries of a (layers, kv_heads, tokens) kept mask."""
     L, H, T = kept.shape
@@ -74,43 +123,70 @@ def _ledger_index(ledger: pd.DataFrame) -> dict:
     return {k: i for i, k in enumerate(keys)}
 
 
+def _null_pool(entry, tokens: int) -> np.ndarray | None:
+    """(T,) bool: passage tokens that are not sinks; None for ledgers that predate the columns."""
+    if "passage_start" not in entry or pd.isna(entry["passage_start"]):
+        return None
+    pool = np.zeros(tokens, dtype=bool)
+    pool[int(entry["passage_start"]):int(entry["passage_end"])] = True
+    pool[np.asarray(entry["sink_positions"], dtype=int)] = False
+    return pool
+
+
+def _positions(values, tokens: int) -> np.ndarray:
+    ev = np.asarray([] if values is None else values, dtype=int)
+    return np.unique(ev[(ev >= 0) & (ev < tokens)])  # positions outside the context cannot be evicted
+
+
+COLUMNS = ("n_evidence", "eviction_rate", "eviction_rate_passage", "ger", "ger_all_mentions", "erased",
+           "null_ger_indep", "null_erased", "null_ger_span", "null_erased_span", "kept_fraction_ledger")
+
+
 def eviction_per_question(predictions: pd.DataFrame, ledger: pd.DataFrame):
     """Per-question eviction metrics, aligned with ``predictions`` rows.
 
     Returns (questions, layers): ``questions`` has the columns of
-    ``predictions`` plus n_evidence, eviction_rate, ger, erased, null_ger,
-    null_erased, kept_fraction_ledger, ledger_found; ``layers`` is long
-    (row, layer, ger_layer, null_ger_layer) with ``row`` the predictions
+    ``predictions`` plus COLUMNS and ledger_found; ``layers`` is long
+    (row, layer, ger_layer, null_ger_layer_indep) with ``row`` the predictions
     position. Questions without evidence positions get NaN GER and erased.
     """
     index = _ledger_index(ledger)
     cache: dict[int, dict] = {}
-    out = {c: np.full(len(predictions), np.nan) for c in
-           ("n_evidence", "eviction_rate", "ger", "erased", "null_ger", "null_erased", "kept_fraction_ledger")}
+    out = {c: np.full(len(predictions), np.nan) for c in COLUMNS}
     found = np.zeros(len(predictions), dtype=bool)
     layer_rows = []
     keys = zip(predictions["passage_id"].astype(str), predictions["press"].astype(str),
                ratio_key(predictions["ratio"]))
-    for row, (key, evidence) in enumerate(zip(keys, predictions["evidence_positions"])):
+    mentions = predictions["mention_positions"] if "mention_positions" in predictions else [None] * len(predictions)
+    for row, (key, evidence, mention, qid) in enumerate(zip(keys, predictions["evidence_positions"], mentions,
+                                                               predictions["qid"].astype(str))):
         i = index.get(key)
         if i is None:
             continue
         if i not in cache:
-            cache[i] = ledger_stats(unpack(ledger.iloc[i]))
+            entry = ledger.iloc[i]
+            cache[i] = ledger_stats(unpack(entry))
+            cache[i]["pool"] = _null_pool(entry, cache[i]["tokens"])
         s = cache[i]
         found[row] = True
-        T = s["tokens"]
-        out["eviction_rate"][row] = s["global"].mean()
-        out["null_ger"][row] = s["null_global"]
+        T, evicted, pool = s["tokens"], s["global"], s["pool"]
+        out["eviction_rate"][row] = evicted.mean()
+        out["null_ger_indep"][row] = s["null_global"]
         out["kept_fraction_ledger"][row] = s["kept_counts"].sum() / (s["kept_counts"].size * T)
-        ev = np.asarray([] if evidence is None else evidence, dtype=int)
-        ev = np.unique(ev[(ev >= 0) & (ev < T)])  # positions outside the context cannot be evicted
+        if pool is not None and pool.any():
+            out["eviction_rate_passage"][row] = evicted[pool].mean()
+        ev = _positions(evidence, T)
         out["n_evidence"][row] = len(ev)
         if len(ev) == 0:
             continue
-        out["ger"][row] = s["global"][ev].mean()
-        out["erased"][row] = float(s["global"][ev].all())
+        out["ger"][row] = evicted[ev].mean()
+        out["erased"][row] = float(evicted[ev].all())
         out["null_erased"][row] = null_erased_probability(s["kept_counts"], T, len(ev))
+        if mention is not None:
+            out["ger_all_mentions"][row] = evicted[np.union1d(ev, _positions(mention, T))].mean()
+        if pool is not None:
+            out["null_ger_span"][row], out["null_erased_span"][row] = span_null(
+                evicted, pool, spans_of(ev), _span_rng(key[0], qid))
         ger_layer = s["layer"][:, ev].mean(axis=1)
         for layer, (g, g0) in enumerate(zip(ger_layer, s["null_layer"])):
             layer_rows.append((row, layer, g, g0))
@@ -118,16 +194,26 @@ def eviction_per_question(predictions: pd.DataFrame, ledger: pd.DataFrame):
     for name, values in out.items():
         questions[name] = values
     questions["ledger_found"] = found
-    layers = pd.DataFrame(layer_rows, columns=["row", "layer", "ger_layer", "null_ger_layer"])
+    layers = pd.DataFrame(layer_rows, columns=["row", "layer", "ger_layer", "null_ger_layer_indep"])
     return questions, layers
 
 
-def eviction_summary(questions: pd.DataFrame, group) -> pd.DataFrame:
-    """Means per group: eviction_rate, ger, null_ger, erased_rate, ger_excess (ger - null_ger)."""
+def eviction_summary(questions: pd.DataFrame, group, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Per group: means of the eviction metrics and the GER excess over each null, and
+    ``enrichment`` = mean ger / mean null_ger_span (rows having both) with a
+    passage-bootstrap 95% interval: above 1, the press evicts evidence more
+    than passage text of the same shape."""
     group = present(questions, group)
-    q = questions.assign(ger_excess=questions["ger"] - questions["null_ger"])
-    agg = q.groupby(group, sort=True, dropna=False).agg(
-        n=("ger", "size"), n_with_evidence=("ger", "count"), eviction_rate=("eviction_rate", "mean"),
-        ger=("ger", "mean"), null_ger=("null_ger", "mean"), ger_excess=("ger_excess", "mean"),
-        erased_rate=("erased", "mean"), null_erased=("null_erased", "mean"))
-    return agg.reset_index()
+    q = questions.assign(ger_excess_indep=questions["ger"] - questions["null_ger_indep"],
+                         ger_excess_span=questions["ger"] - questions["null_ger_span"])
+    means = ("eviction_rate", "eviction_rate_passage", "ger", "ger_all_mentions", "null_ger_indep", "null_ger_span",
+             "ger_excess_indep", "ger_excess_span", "erased", "null_erased", "null_erased_span")
+    rows = []
+    for key, sub in q.groupby(group, sort=True, dropna=False):
+        both = sub[sub["ger"].notna() & sub["null_ger_span"].notna()]
+        enrichment = ratio_of_sums(both, "ger", "null_ger_span", n_boot, seed) if len(both) else (np.nan,) * 3
+        rows.append({**dict(zip(group, key if isinstance(key, tuple) else (key,))),
+                     "n": len(sub), "n_with_evidence": int(sub["ger"].notna().sum()),
+                     **{c: sub[c].mean() for c in means},
+                     **dict(zip(("enrichment", "enrichment_lo", "enrichment_hi"), enrichment))})
+    return pd.DataFrame(rows).rename(columns={"erased": "erased_rate"})

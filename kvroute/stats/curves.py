@@ -100,6 +100,25 @@ def _ratio_of(w: np.ndarray, num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return (w @ num) / (w @ den)
 
 
+def ratio_of_sums(df: pd.DataFrame, num: str, den: str, n_boot: int = 1000, seed: int = 0,
+                  ci: float = 0.95) -> tuple[float, float, float]:
+    """sum(num) / sum(den) over ``df`` with a passage-bootstrap interval: (estimate, lo, hi).
+
+    NaN where the denominator sums to zero (nothing to compare against).
+    """
+    clusters = cluster_ids(df)
+    passages, idx = np.unique(clusters.to_numpy(), return_inverse=True)
+    per = [np.bincount(idx, weights=df[c].to_numpy(float), minlength=len(passages)) for c in (num, den)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = per[0].sum() / per[1].sum() if per[1].sum() > 0 else np.nan
+    if not np.isfinite(estimate) or len(passages) < 2:
+        return float(estimate), np.nan, np.nan
+    boot = _ratio_of(_passage_weights(len(passages), n_boot, seed), per[0], per[1])
+    boot = np.where(np.isfinite(boot), boot, np.nan)
+    lo, hi = _pct(boot, ci)
+    return float(estimate), float(lo), float(hi)
+
+
 def _pct(x: np.ndarray, ci: float, axis: int = 0):
     q = (1 - ci) / 2
     with warnings.catch_warnings():
