@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import SMALL_CONFIG, run_snakemake, small_target_run
+from conftest import REPO, SMALL_CONFIG, run_snakemake, small_target_run
 
 def snakemake(repo: Path, *args: str, env: dict | None = None):
     return run_snakemake(*args, cwd=repo, env=env)
@@ -169,3 +169,22 @@ def test_report_renders_every_caption(small_target):
     for phrase in ("The safety cliff", "Which KV entries survive", f"dataset {config['study']['datasets'][0]}",
                    "Layer-wise routing consensus"):
         assert phrase in text, phrase
+
+
+@pytest.mark.slow
+def test_run_summary_reads_a_finished_run(small_target, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_summary", REPO / "scripts" / "run_summary.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    ratios = [r for r in config["study"]["ratios"] if r > 0]
+    assert module.main(["--config", str(SMALL_CONFIG), "--results", str(small_target / "results"),
+                        "--ratios", *map(str, ratios)]) == 0
+    printed = capsys.readouterr().out
+    for title in ("Reachability and accuracy", "GER against its nulls", "H and H_cond"):
+        assert title in printed
+    # One H row per press x regime x ratio asked for.
+    h_rows = printed.split("H and H_cond")[1].split("\n## ")[0]
+    assert h_rows.count("\n| ") == 1 + len(config["study"]["presses"]) * len(config["study"]["regimes"]) * len(ratios)

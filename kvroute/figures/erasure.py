@@ -70,6 +70,8 @@ def plot_reachability(reachability: pd.DataFrame, out_pdf, column: str | None = 
     long = pd.concat(parts, ignore_index=True)
     banded = long["lo"].notna().any()
     facet = "panel" if len(cols) > 1 or several else None
+    # One row per variant, one column per dataset.
+    columns = {"max_cols": reach["dataset"].nunique()} if several else {}
     fig, _, _ = facet_curves(long, facet, "ratio", "value", ylabel="evidence reachable",
-                             lo="lo" if banded else None, hi="hi" if banded else None)
+                             lo="lo" if banded else None, hi="hi" if banded else None, **columns)
     return save(fig, out_pdf)

@@ -1,0 +1,118 @@
+#!/usr/bin/env python
+"""Headline numbers of a finished run, as Markdown: what a closing note or a report quotes.
+
+Reads results/{model}/{dataset}/{regime}/metrics/questions.parquet and
+results/{model}/stats/curves.csv (and breakpoint.csv / ger_hallucination.csv
+when present) and prints, per press and regime:
+
+- reachability among answers whose evidence is erased, both variants;
+- accuracy of erased answers split by reachable_prefill (the leakage test);
+- GER, the span null and enrichment (passage-bootstrap 95% CI) at chosen ratios;
+- H and H_cond at chosen ratios, with their passage-bootstrap bands;
+- the breakpoint test and the GER-hallucination correlation, if present.
+
+    python scripts/run_summary.py                          # the default config's model
+    python scripts/run_summary.py --model smollm2-135m-instruct --ratios 0.5 0.9
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from kvroute import config as kvconfig
+from kvroute.stats.curves import ratio_of_sums, wilson_interval
+
+KEYS = ["press", "regime"]
+
+
+def _questions(results: Path, model: str) -> pd.DataFrame:
+    paths = sorted((results / model).glob("*/*/metrics/questions.parquet"))
+    if not paths:
+        raise SystemExit(f"no metrics/questions.parquet under {results / model}: run the workflow first")
+    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+
+
+def _pct(x: float) -> str:
+    return "–" if pd.isna(x) else f"{100 * x:.0f}%"
+
+
+def _ci(est: float, lo: float, hi: float, digits: int = 2) -> str:
+    if pd.isna(est):
+        return "–"
+    return f"{est:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" if pd.notna(lo) else f"{est:.{digits}f}"
+
+
+def reachability_of_erased(q: pd.DataFrame) -> str:
+    erased = q[(q["erased"] == 1) & q["reachable_prefill"].notna()]
+    lines = ["| press | regime | erased answers | reachable_def2 | reachable_prefill | accuracy if prefill-reachable "
+             "| accuracy if not |", "|---|---|---|---|---|---|---|"]
+    for (press, regime), g in erased.groupby(KEYS):
+        correct = g["error_class"].astype(str).eq("correct")
+        reach = g["reachable_prefill"].astype(bool)
+        cells = []
+        for side in (reach, ~reach):
+            k, n = int(correct[side].sum()), int(side.sum())
+            lo, hi = wilson_interval(k, n)
+            cells.append(f"{_ci(k / n, lo, hi)} (n={n})" if n else "–")
+        lines.append(f"| {press} | {regime} | {len(g)} | {_pct(g['reachable_def2'].astype(float).mean())} | "
+                     f"{_pct(reach.mean())} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
+def enrichment(q: pd.DataFrame, ratios: list[float], n_boot: int, seed: int) -> str:
+    lines = ["| press | regime | ratio | GER | GER all mentions | span null | independent-heads null | "
+             "enrichment (GER / span null) |", "|---|---|---|---|---|---|---|---|"]
+    have = q[q["ger"].notna() & q["null_ger_span"].notna()]
+    for (press, regime, ratio), g in have[have["ratio"].round(6).isin([round(r, 6) for r in ratios])].groupby(
+            [*KEYS, "ratio"]):
+        est = ratio_of_sums(g, "ger", "null_ger_span", n_boot, seed)
+        lines.append(f"| {press} | {regime} | {ratio:g} | {g['ger'].mean():.3f} | {g['ger_all_mentions'].mean():.3f} | "
+                     f"{g['null_ger_span'].mean():.3f} | {g['null_ger_indep'].mean():.4f} | {_ci(*est)} |")
+    return "\n".join(lines)
+
+
+def h_and_h_cond(curves: pd.DataFrame, ratios: list[float]) -> str:
+    lines = ["| press | regime | ratio | H [95% CI] | H_cond [95% CI] | n | n_cond |", "|---|---|---|---|---|---|---|"]
+    at = curves[curves["ratio"].round(6).isin([round(r, 6) for r in ratios])]
+    for _, r in at.sort_values([*KEYS, "ratio"]).iterrows():
+        lines.append(f"| {r['press']} | {r['regime']} | {r['ratio']:g} | "
+                     f"{_ci(r['hallucination_rate'], r['hallucination_boot_lo'], r['hallucination_boot_hi'])} | "
+                     f"{_ci(r['hallucination_cond_rate'], r['hallucination_cond_boot_lo'], r['hallucination_cond_boot_hi'])}"
+                     f" | {r['n']} | {r['n_cond']} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="config.yaml")
+    p.add_argument("--model", help="default: the study's first model")
+    p.add_argument("--results", default="results")
+    p.add_argument("--ratios", nargs="+", type=float, default=[0.5, 0.8, 0.9, 0.95])
+    a = p.parse_args(argv)
+    cfg = kvconfig.load(a.config)
+    model = a.model or cfg["study"]["models"][0]
+    results = Path(a.results)
+    q = _questions(results, model)
+    stats = results / model / "stats"
+    n_boot, seed = cfg["stats"]["n_boot"], cfg["seed"]
+    print(f"# {model}: {len(q)} answers, datasets {', '.join(sorted(q['dataset'].unique()))}\n")
+    print("## Reachability and accuracy of answers whose evidence is erased\n")
+    print(reachability_of_erased(q) + "\n")
+    print("## GER against its nulls\n")
+    print(enrichment(q, a.ratios, n_boot, seed) + "\n")
+    if (stats / "curves.csv").exists():
+        print("## Hallucination: H and H_cond (items correct at ratio 0)\n")
+        print(h_and_h_cond(pd.read_csv(stats / "curves.csv"), a.ratios) + "\n")
+    for name, title in (("breakpoint.csv", "Breakpoint test"), ("ger_hallucination.csv", "GER vs hallucination")):
+        if (stats / name).exists():
+            print(f"## {title} (`{stats / name}`)\n")
+            print(pd.read_csv(stats / name).to_markdown(index=False, floatfmt=".3g") + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
