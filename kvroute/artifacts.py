@@ -4,8 +4,9 @@ A unit is one passage (a checkpoint), one shard (a Snakemake job) or a whole
 model x dataset x regime. All use the same files, so merging is concatenation:
 
 - predictions.parquet: one row per question x press x ratio
-- hidden.npz:  states (rows, probe_layers, hidden) fp16, layers, and the row index
-- routing.npz: argmax (rows, layers, q_heads) int32, answer_mass fp16, and REACH_ARRAYS fp16
+- hidden.npz:  states (rows, probe_layers, hidden) fp16; question_only, the same for the row's
+  question asked with an empty context (the probes' baseline); layers; and the row index
+- routing.npz: argmax and argmax_content (rows, layers, q_heads) int32, answer_mass fp16, and REACH_ARRAYS fp16
   (T_ans reachable from the query under paper Definition 2 and through the uncompressed
   prefill: 1, 0, or NaN when unknown; kvroute/reachability.py), and the row index
 - ledger.parquet: packed kept-bits per passage x press x ratio
@@ -40,17 +41,21 @@ def _row_index(table: pd.DataFrame) -> dict[str, np.ndarray]:
             "ratio": table["ratio"].to_numpy(float)}
 
 
-def write(outputs: dict, rows: list[dict], ledger_rows: list[dict], hidden: np.ndarray, layers: list[int],
-          argmax: np.ndarray, answer_mass: np.ndarray, reach: dict[str, np.ndarray] | None = None) -> None:
-    """Write one unit; predictions last, so its presence means the unit is complete."""
+def write(outputs: dict, rows: list[dict], ledger_rows: list[dict], hidden: dict[str, np.ndarray],
+          routing: dict[str, np.ndarray]) -> None:
+    """Write one unit; predictions last, so its presence means the unit is complete.
+
+    ``hidden`` and ``routing`` map array names (module docstring) to arrays with one
+    entry per row of ``rows``; reachability arrays missing from ``routing`` are NaN.
+    """
     table = pd.DataFrame(rows)
     if "model" in table:
         table = table[["model"] + [c for c in table.columns if c != "model"]]
     table["hop"] = table["hop"].astype("Int64")
     index = _row_index(table)
-    write_npz({"states": hidden, "layers": np.asarray(layers), **index}, outputs["hidden"])
-    reach = {name: np.full(len(table), np.nan, np.float16) for name in REACH_ARRAYS} | (reach or {})
-    write_npz({"argmax": argmax, "answer_mass": answer_mass, **reach, **index}, outputs["routing"])
+    write_npz({**hidden, **index}, outputs["hidden"])
+    unknown = {name: np.full(len(table), np.nan, np.float16) for name in REACH_ARRAYS}
+    write_npz({**unknown, **routing, **index}, outputs["routing"])
     write_parquet(pd.DataFrame(ledger_rows), outputs["ledger"])
     write_parquet(table, outputs["predictions"])
 

@@ -6,6 +6,9 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+# The dataset label of rows that pool every dataset (each stats table holds both).
+POOLED = "pooled"
+
 
 def require(df, cols: Iterable[str], name: str) -> None:
     """ValueError naming the missing columns, or an empty table."""

@@ -160,16 +160,19 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
     row_of = {cq: i for i, cq in enumerate(rows)}
 
     texts = [t for a in answers for t in a.texts]
-    hidden = torch.cat([a.hidden for a in answers]).to(torch.float16).numpy()
-    argmax = torch.cat([a.routing.argmax for a in answers]).to(torch.int32).numpy()
-    mass = torch.cat([a.routing.answer_mass for a in answers]).to(torch.float16).numpy()
+    arrays = {"states": torch.cat([a.hidden for a in answers]).to(torch.float16).numpy(),
+              "argmax": torch.cat([a.routing.argmax for a in answers]).to(torch.int32).numpy(),
+              "argmax_content": torch.cat([a.routing.argmax_content for a in answers]).to(torch.int32).numpy(),
+              "answer_mass": torch.cat([a.routing.answer_mass for a in answers]).to(torch.float16).numpy()}
+    alone = question_only_states(model, tokenizer, questions, probe_layers, max_batch)
+    arrays["question_only"] = alone[[q for _, q in rows]].numpy()
     if reach_threshold:
         reach = reachability.walk(pre, reach_threshold, torch.cat([a.routing.entries for a in answers]),
                                   [cell.kept for cell in row_cells], [t_ans[q] for _, q in rows])
-        reach = {name: getattr(reach, name).to(torch.float16).numpy() for name in artifacts.REACH_ARRAYS}
+        arrays |= {name: getattr(reach, name).to(torch.float16).numpy() for name in artifacts.REACH_ARRAYS}
     else:  # reachability off: unknown, never "unreachable"
-        reach = {name: np.full(len(texts), np.nan, dtype=np.float16) for name in artifacts.REACH_ARRAYS}
-    out = {"rows": [], "hidden": [], "argmax": [], "mass": [], "reach": {k: [] for k in reach}, "ledger": [],
+        arrays |= {name: np.full(len(texts), np.nan, dtype=np.float16) for name in artifacts.REACH_ARRAYS}
+    out = {"rows": [], "arrays": {k: [] for k in arrays}, "ledger": [],
            "counters": {"prefill_tokens": pre.length,
                         "question_tokens": sum(a.prompt_tokens for a in answers),
                         "decode_steps": sum(a.decode_steps for a in answers),
@@ -195,12 +198,25 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
                     "n_context_tokens": pre.length, "kept_fraction": kept_fraction,
                     "evidence_positions": t_ans[j], "mention_positions": mentions[j],
                 })
-                out["hidden"].append(hidden[i])
-                out["argmax"].append(argmax[i])
-                out["mass"].append(mass[i])
-                for key, values in reach.items():
-                    out["reach"][key].append(values[i])
+                for key, values in arrays.items():
+                    out["arrays"][key].append(values[i])
     return out
+
+
+def question_only_states(model, tokenizer, questions: list[str], probe_layers: list[int], max_batch: int) -> torch.Tensor:
+    """(questions, probe_layers, hidden) fp16: each question's last-prompt-token state with an empty passage.
+
+    The probes' baseline: what the hidden state says about a question before any
+    context is read (the question wording alone). Same template as the agnostic
+    regime, so only the passage is missing.
+    """
+    context_ids, question_ids, _ = engine.tokenize(tokenizer, prompts.build_context("", [], "agnostic"),
+                                                   [prompts.build_question(q) for q in questions])
+    pre = engine.prefill(model, context_ids)
+    cell = engine.uncompressed_cell(pre)
+    outs, _ = answer_in_batches(model, tokenizer, [cell] * len(questions), pre.length, question_ids,
+                                [[] for _ in questions], 1, max_batch, probe_layers)
+    return torch.cat([o.hidden for o in outs]).to(torch.float16)
 
 
 def settings_digest(*parts) -> str:
@@ -265,9 +281,10 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
             totals[key] += out["counters"][key]
         for row in out["rows"] + out["ledger"]:
             row["model"] = model_name
-        artifacts.write(artifacts.paths_in(parts / record["passage_id"]), out["rows"], out["ledger"],
-                        np.stack(out["hidden"]), probe_layers, np.stack(out["argmax"]), np.stack(out["mass"]),
-                        {k: np.array(v, dtype=np.float16) for k, v in out["reach"].items()})
+        arrays = {k: np.stack(v) for k, v in out["arrays"].items()}
+        hidden = {"states": arrays.pop("states"), "question_only": arrays.pop("question_only"),
+                  "layers": np.asarray(probe_layers)}
+        artifacts.write(artifacts.paths_in(parts / record["passage_id"]), out["rows"], out["ledger"], hidden, arrays)
     log.info("done in %.1fs: %s", time.time() - t0, totals)
     artifacts.merge([artifacts.paths_in(parts / r["passage_id"]) for r in records], outputs)
     shutil.rmtree(parts, ignore_errors=True)

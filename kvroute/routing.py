@@ -22,9 +22,15 @@ from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 from kvroute.reachability import question_entries
 
 
+# Attention sinks: the first context tokens draw attention whatever they say (StreamingLLM's 4).
+SINK_TOKENS = 4
+
+
 @dataclass
 class Routing:
     argmax: torch.Tensor  # (batch, layers, query_heads) position in the prompt; question tokens are >= context length
+    # The same argmax over content tokens only: sinks (first SINK_TOKENS) and question tokens excluded; -1 if none.
+    argmax_content: torch.Tensor
     answer_mass: torch.Tensor  # (batch, layers, query_heads) attention mass on T_ans
     # (batch, layers, T) bool: context positions the question tokens that matter read at each layer
     # (kvroute.reachability.question_entries); None when reachability is off.
@@ -52,6 +58,7 @@ class RoutingProbe:
         self.evidence = evidence
         self.threshold = threshold
         self.argmax: dict[int, torch.Tensor] = {}
+        self.argmax_content: dict[int, torch.Tensor] = {}
         self.mass: dict[int, torch.Tensor] = {}
         self.question_edges: dict[int, torch.Tensor] = {}
 
@@ -106,6 +113,12 @@ class RoutingProbe:
         slot_pos = slot_pos.to(scores.device)
         best = last.argmax(-1)  # slot index per query head
         self.argmax[layer] = slot_pos.gather(-1, best).reshape(batch, n_kv * groups).cpu()
+        content = (slot_pos >= SINK_TOKENS) & (slot_pos < self.context_length) & ~hide[:, :, 0, -1].to(slot_pos.device)
+        masked_last = last.masked_fill(~content[:, :, None, :], -1.0)
+        best_content = masked_last.argmax(-1)
+        found = masked_last.gather(-1, best_content[..., None])[..., 0] >= 0
+        self.argmax_content[layer] = torch.where(found, slot_pos.gather(-1, best_content),
+                                                 torch.full_like(best_content, -1)).reshape(batch, n_kv * groups).cpu()
         if on_answer is not None:
             self.mass[layer] = (last * on_answer[:, :, None, :]).sum(-1).reshape(batch, n_kv * groups).cpu()
         if every:
@@ -139,6 +152,7 @@ class RoutingProbe:
     def result(self) -> Routing:
         layers = sorted(self.argmax)
         argmax = torch.stack([self.argmax[l] for l in layers], dim=1)
+        argmax_content = torch.stack([self.argmax_content[l] for l in layers], dim=1)
         mass = (torch.stack([self.mass[l] for l in layers], dim=1) if self.mass
                 else torch.full(argmax.shape, float("nan")))
         entries = None
@@ -148,4 +162,4 @@ class RoutingProbe:
             entries = torch.stack([
                 question_entries([self.question_edges[l][b, pad:, : t + self.width - pad] for l in layers], t)
                 for b, pad in enumerate(self.pad)])
-        return Routing(argmax=argmax, answer_mass=mass, entries=entries)
+        return Routing(argmax=argmax, argmax_content=argmax_content, answer_mass=mass, entries=entries)

@@ -1,14 +1,14 @@
-# Linear probes on last-prompt-token hidden states (answer-type tag): per ratio
-# and layer, with majority baseline, control-task selectivity, per-tag F1 and
-# accessibility drift (trained at ratio 0, tested at every ratio).
+# Linear probes on last-prompt-token hidden states, per ratio, probed layer and
+# the layer-pooled state: the answer-type tag and whether the cell's answer is
+# scored correct (hence scores, not predictions). Each against a majority
+# baseline, a control task and the question-only baseline (question_only states
+# in hidden.npz); per-tag F1 and accessibility drift (trained at ratio 0).
 
 
 rule probe:
     input:
         hidden=expand("results/{{model}}/{dataset}/{regime}/hidden.npz", dataset=DATASETS, regime=REGIMES),
-        predictions=expand(
-            "results/{{model}}/{dataset}/{regime}/predictions.parquet", dataset=DATASETS, regime=REGIMES
-        ),
+        scores=expand("results/{{model}}/{dataset}/{regime}/scores.parquet", dataset=DATASETS, regime=REGIMES),
     output:
         scores="results/{model}/probe/probe_scores.csv",
         tags="results/{model}/probe/probe_tags.csv",
@@ -25,6 +25,6 @@ rule probe:
     container:
         ANALYSIS_IMAGE
     shell:
-        "python -m kvroute probe --hidden {input.hidden} --predictions {input.predictions} "
+        "python -m kvroute probe --hidden {input.hidden} --scores {input.scores} "
         "--n-splits {params.n_splits} --C {params.C} --control-by {params.control_by} --seed {params.seed} "
         "--out {output.scores} --tags {output.tags} --drift {output.drift} > {log} 2>&1"

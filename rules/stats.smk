@@ -1,6 +1,8 @@
-# Statistics per model: error-rate curves with bootstrap bands, chi = dH/dalpha,
-# cliff location and a breakpoint test, GER-hallucination (aggregate and
-# item-level), erasure decomposition, agnostic-vs-aware McNemar, per-tag tests.
+# Statistics per model, each table per dataset and pooled (dataset = "pooled"):
+# error-rate curves with bootstrap bands, chi = dH/dalpha, the breakpoint cliff
+# with its bootstrap CI (argmax-chi cliff as secondary), GER-hallucination
+# (aggregate and item-level), rigidity (consensus -> failure), consensus curves,
+# erasure decomposition, agnostic-vs-aware McNemar, per-tag tests.
 
 
 rule stats:
@@ -19,8 +21,11 @@ rule stats:
         ger="results/{model}/stats/ger_hallucination.csv",
         ger_item="results/{model}/stats/ger_item_model.csv",
         erasure="results/{model}/stats/erasure.csv",
+        rigidity="results/{model}/stats/rigidity.csv",
+        consensus="results/{model}/stats/consensus.csv",
     params:
         n_boot=config["stats"]["n_boot"],
+        n_boot_breakpoint=config["stats"]["n_boot_breakpoint"],
         ratio_term=config["stats"]["ratio_term"],
         seed=SEED,
     log:
@@ -31,7 +36,9 @@ rule stats:
         ANALYSIS_IMAGE
     shell:
         "python -m kvroute stats --scores {input.scores} --questions {input.questions} "
-        "--n-boot {params.n_boot} --seed {params.seed} --ratio-term {params.ratio_term} "
+        "--n-boot {params.n_boot} --n-boot-breakpoint {params.n_boot_breakpoint} --seed {params.seed} "
+        "--ratio-term {params.ratio_term} "
         "--curves {output.curves} --chi {output.chi} --cliff {output.cliff} "
         "--breakpoint {output.breakpoint} --mcnemar {output.mcnemar} --tags {output.tags} "
-        "--ger {output.ger} --ger-item {output.ger_item} --erasure {output.erasure} > {log} 2>&1"
+        "--ger {output.ger} --ger-item {output.ger_item} --erasure {output.erasure} "
+        "--rigidity {output.rigidity} --consensus {output.consensus} > {log} 2>&1"

@@ -106,8 +106,12 @@ def main(argv=None) -> int:
     print(enrichment(q, a.ratios, n_boot, seed) + "\n")
     if (stats / "curves.csv").exists():
         print("## Hallucination: H and H_cond (items correct at ratio 0)\n")
-        print(h_and_h_cond(pd.read_csv(stats / "curves.csv"), a.ratios) + "\n")
-    for name, title in (("breakpoint.csv", "Breakpoint test"), ("ger_hallucination.csv", "GER vs hallucination")):
+        curves = pd.read_csv(stats / "curves.csv")
+        if "dataset" in curves:  # per dataset and pooled: the headline is the pooled rows
+            curves = curves[curves["dataset"] == "pooled"]
+        print(h_and_h_cond(curves, a.ratios) + "\n")
+    for name, title in (("breakpoint.csv", "Breakpoint test"), ("ger_hallucination.csv", "GER vs hallucination"),
+                        ("rigidity.csv", "Rigidity: consensus and rho vs failure")):
         if (stats / name).exists():
             print(f"## {title} (`{stats / name}`)\n")
             print(pd.read_csv(stats / name).to_markdown(index=False, floatfmt=".3g") + "\n")

@@ -70,7 +70,7 @@ def test_cuda_out_of_memory_halves_the_batch_and_retries(smollm2, monkeypatch, c
         out = inference.answer_passage(model, tokenizer, record, "agnostic", PRESSES, [0.0, 0.5], 3, 64, [1])
     assert len(out["rows"]) == 13 * 2  # every question answered at both ratios
     # 13 questions x 2 cells in one batch, then halved until it fits
-    assert sizes[:4] == [26, 13, 6, 3] and max(sizes[4:]) <= 3
+    assert sizes[:4] == [26, 13, 6, 3] and max(sizes[4:]) <= 3  # the question-only baseline too
     assert "retrying with 3 rows per batch" in caplog.text
     assert out["max_batch"] == 3  # later passages start from the size that fit
 
@@ -79,8 +79,8 @@ def test_merge_refuses_misaligned_shards(tmp_path):
     rows = [{"qid": f"q{i}", "press": "p", "ratio": 0.0, "hop": None} for i in range(2)]
     for name, order in (("a", rows), ("b", rows[::-1])):
         paths = artifacts.paths_in(tmp_path / name)
-        artifacts.write(paths, order, [{"passage_id": "x"}], torch.zeros(2, 1, 3).numpy(), [1],
-                        torch.zeros(2, 1, 1).numpy(), torch.zeros(2, 1, 1).numpy())
+        artifacts.write(paths, order, [{"passage_id": "x"}], {"states": torch.zeros(2, 1, 3).numpy(), "layers": [1]},
+                        {"argmax": torch.zeros(2, 1, 1).numpy(), "answer_mass": torch.zeros(2, 1, 1).numpy()})
     # corrupt b: predictions reordered relative to its arrays
     b = artifacts.paths_in(tmp_path / "b")
     pd.read_parquet(b["predictions"]).iloc[::-1].to_parquet(b["predictions"], index=False)

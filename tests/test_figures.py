@@ -178,33 +178,38 @@ def _ledger(grid, tokens=40, layers=3, heads=2):
     return pd.DataFrame(rows)
 
 
-def _probe(grid, layers=(6, 12)):
+def _probe(grid, layers=("6", "12", "pooled")):
     scores, tag_rows, drift = [], [], []
     for m in grid["models"]:
         for g in grid["regimes"]:
             for p in grid["presses"]:
                 for r in grid["ratios"]:
-                    for layer in layers:
-                        key = dict(model=m, dataset="all", regime=g, press=p, layer=layer)
-                        scores.append(dict(key, ratio=r, macro_f1=0.8 - 0.3 * r, control_macro_f1=0.3,
-                                           majority_macro_f1=0.2))
-                        drift.append(dict(key, train_ratio=0.0, ratio=r, macro_f1=0.8 - 0.5 * r))
-                        for t in ("Person", "Location", "Event"):
-                            tag_rows.append(dict(key, ratio=r, tag=t, f1=0.9 - 0.4 * r, support=5))
+                    for target, tags in (("answer_type", ("Person", "Location", "Event")),
+                                         ("correct", ("correct", "incorrect"))):
+                        for layer in layers:
+                            key = dict(model=m, dataset="all", regime=g, press=p, target=target, layer=layer)
+                            scores.append(dict(key, ratio=r, macro_f1=0.8 - 0.3 * r, control_macro_f1=0.3,
+                                               majority_macro_f1=0.2, question_only_f1=0.6))
+                            drift.append(dict(key, train_ratio=0.0, ratio=r, macro_f1=0.8 - 0.5 * r))
+                            for t in tags:
+                                tag_rows.append(dict(key, ratio=r, tag=t, f1=0.9 - 0.4 * r, support=5))
     return pd.DataFrame(scores), pd.DataFrame(tag_rows), pd.DataFrame(drift)
 
 
 def _chi_cliff(grid):
-    from kvroute.stats import cliff_location, susceptibility
+    """Per dataset and pooled, as the stats rule writes them."""
+    from kvroute.stats import cliff_location, per_dataset, susceptibility
 
     q = _questions(**grid)
-    return susceptibility(q, n_boot=20), cliff_location(q, n_boot=20)
+    return tuple(per_dataset(f, q, ("model", "press", "regime"), n_boot=20) for f in (susceptibility, cliff_location))
 
 
 def _verdict(grid):
-    return pd.DataFrame([dict(model=m, regime=g, pearson_r=0.8, pearson_lo=0.5, pearson_hi=0.9, item_ger_coef=1.2,
-                              item_ger_p=0.03, item_significant=True, common_trend_only=False)
-                         for m in grid["models"] for g in grid["regimes"]])
+    # One row per dataset and one pooled, as stats/ger_hallucination.csv; the figure reads the pooled rows.
+    return pd.DataFrame([dict(model=m, dataset=d, regime=g, pearson_r=0.8 if d == "pooled" else 0.1, pearson_lo=0.5,
+                              pearson_hi=0.9, item_ger_coef=1.2, item_ger_p=0.03, item_significant=True,
+                              common_trend_only=False, item_note="" if d == "pooled" else "3 clusters for 9 parameters")
+                         for m in grid["models"] for g in grid["regimes"] for d in (*grid["datasets"], "pooled")])
 
 
 def _draw(name, grid, out):
@@ -238,7 +243,10 @@ def _draw(name, grid, out):
         scores, _, drift = _probe(grid)
         return probing.plot_probe_drift(drift, out, scores=scores)
     if name == "erasure":
-        return erasure.plot_erasure(erasure_table(_questions(**grid)), out)
+        from kvroute.stats import per_dataset
+
+        cells = ("model", "regime", "press", "ratio")
+        return erasure.plot_erasure(per_dataset(erasure_table, _questions(**grid), cells), out)
     if name == "reachability":
         curves = rate_curves(_questions(**grid), n_boot=10).rename(columns={"correct_rate": "reachable_rate"})
         return erasure.plot_reachability(curves, out)
@@ -259,7 +267,7 @@ def test_family_writes_pdf_and_png(tmp_path, name, grid):
 
 @GRIDS
 def test_hops_figure_and_safety_cliff_with_ger_and_breakpoint(tmp_path, grid):
-    from kvroute.stats import breakpoint_test
+    from kvroute.stats import breakpoint_test, per_dataset
 
     answers = _answers(grid)
     if "hops" in grid["datasets"]:
@@ -270,8 +278,10 @@ def test_hops_figure_and_safety_cliff_with_ger_and_breakpoint(tmp_path, grid):
     q = _questions(**grid)
     chi, cl = _chi_cliff(grid)
     out = tmp_path / "c" / "cliff.pdf"
-    _assert_written(*plot_safety_cliff(rate_curves(q, n_boot=20), chi, cl, out, eviction=_eviction(grid),
-                                       breakpoint=breakpoint_test(q)))
+    keys = ("model", "press", "regime")
+    _assert_written(*plot_safety_cliff(per_dataset(rate_curves, q, keys, n_boot=20), chi, cl, out,
+                                       eviction=_eviction(grid),
+                                       breakpoint=per_dataset(breakpoint_test, q, keys, n_boot=20)))
     assert not pool_ger(_eviction(grid)).duplicated(["model", "press", "regime", "ratio"]).any()
 
 
@@ -322,6 +332,22 @@ def test_bad_input_is_a_clear_value_error(tmp_path):
     with pytest.raises(ValueError, match="no reachability column"):
         erasure.plot_reachability(rate_curves(_questions(**MINIMAL), n_boot=5), out)
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_probe_figures_take_layers_as_written_to_csv(tmp_path):
+    """Layers are text ("12", "pooled"); a CSV with integer layers only reads back as int."""
+    def csv(df, name):
+        df.to_csv(tmp_path / name, index=False)
+        return pd.read_csv(tmp_path / name)
+
+    scores, tag_rows, drift = (csv(df, f"{i}.csv") for i, df in enumerate(_probe(MINIMAL)))
+    _assert_written(*probing.plot_probe_tags(tag_rows, scores, tmp_path / "pooled" / "t.pdf", layer="pooled"))
+    _assert_written(*probing.plot_probe_drift(drift, tmp_path / "drift" / "d.pdf", scores=scores))
+    numeric = [csv(df, f"n{i}.csv") for i, df in enumerate(_probe(MINIMAL, layers=(6, 12)))]
+    assert numeric[0]["layer"].dtype.kind == "i"
+    _assert_written(*probing.plot_probe_tags(numeric[1], numeric[0], tmp_path / "int" / "t.pdf", layer=12))
+    with pytest.raises(ValueError, match="layer must be"):
+        probing.plot_probe_tags(tag_rows, scores, tmp_path / "x.pdf", layer="middle")
 
 
 def test_cli_draws_and_writes_placeholders(tmp_path):

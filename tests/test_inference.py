@@ -42,6 +42,12 @@ def test_outputs_are_aligned_and_complete(clean_run):
         assert (hidden["qid"] == table["qid"].to_numpy(str)).all()
         assert routing["argmax"].shape[0] == len(table)
         assert (routing["answer_mass"] >= 0).all()
+        # The question-only baseline depends on the question alone: equal across presses and ratios.
+        alone = pd.DataFrame({"qid": table["qid"], "state": list(hidden["question_only"].reshape(len(table), -1))})
+        assert hidden["question_only"].shape == hidden["states"].shape
+        for _, same in alone.groupby("qid"):
+            assert all(np.array_equal(same["state"].iloc[0], s) for s in same["state"])
+        assert not np.array_equal(hidden["question_only"], hidden["states"])
     assert table["evidence_positions"].map(len).gt(0).all()
 
 
@@ -50,6 +56,9 @@ def test_reachability_and_span_null_inputs_are_recorded(clean_run):
     book = pd.read_parquet(clean_run["ledger"]).set_index(["passage_id", "press", "ratio"])
     with np.load(clean_run["routing"]) as routing:
         reach = {name: routing[name].astype(float) for name in artifacts.REACH_ARRAYS}
+        content = routing["argmax_content"]
+    # Content argmax: never a sink or a question token; the plain argmax often is.
+    assert ((content >= 4) & (content < table["n_context_tokens"].to_numpy()[:, None, None])).all()
     for name in ("reachable_def2", "reachable_prefill"):
         assert set(np.unique(reach[name])) <= {0.0, 1.0}, name
     assert (reach["reachable_def2"] <= reach["reachable_prefill"]).all()
@@ -132,12 +141,14 @@ def test_answers_do_not_depend_on_how_rows_are_batched(smollm2):
     assert runs[64]["counters"]["decode_steps"] < runs[1]["counters"]["decode_steps"]
     texts = {size: [r["prediction"] for r in out["rows"]] for size, out in runs.items()}
     assert texts[1] == texts[7] == texts[64]
+    arrays = {size: {k: np.stack(v) for k, v in out["arrays"].items()} for size, out in runs.items()}
     for size in (7, 64):
-        assert np.array_equal(np.stack(runs[size]["argmax"]), np.stack(runs[1]["argmax"]))
+        for name in ("argmax", "argmax_content", "question_only"):
+            assert np.array_equal(arrays[size][name], arrays[1][name]), name
         for name in ("reachable_def2", "reachable_prefill"):
-            assert np.array_equal(runs[size]["reach"][name], runs[1]["reach"][name], equal_nan=True)
-        assert torch.allclose(torch.tensor(np.stack(runs[size]["mass"])).float(),
-                              torch.tensor(np.stack(runs[1]["mass"])).float(), atol=2e-3)
+            assert np.array_equal(arrays[size][name], arrays[1][name], equal_nan=True)
+        assert torch.allclose(torch.tensor(arrays[size]["answer_mass"]).float(),
+                              torch.tensor(arrays[1]["answer_mass"]).float(), atol=2e-3)
 
 
 def test_cells_whose_layers_differ_in_length_are_batched_alone():

@@ -46,8 +46,8 @@ def test_every_writer_honours_the_umask(tmp_path, umask):
     # artifacts: two npz and two parquet files
     unit = artifacts.paths_in(tmp_path / "unit")
     artifacts.write(unit, [{"qid": "q0", "press": "p", "ratio": 0.0, "hop": 1}], [{"passage_id": "p0", "kept": b"\x01"}],
-                    hidden=np.zeros((1, 1, 2), np.float16), layers=[0], argmax=np.zeros((1, 1, 1), np.int32),
-                    answer_mass=np.zeros((1, 1, 1), np.float16))
+                    hidden={"states": np.zeros((1, 1, 2), np.float16), "layers": np.asarray([0])},
+                    routing={"argmax": np.zeros((1, 1, 1), np.int32), "answer_mass": np.zeros((1, 1, 1), np.float16)})
 
     stats = pd.DataFrame(dict(dataset=["base"], passages=[1], queries=[2], words_per_passage_mean=[10.0],
                               words_per_passage_std=[1.0], queries_per_passage_mean=[2.0]))

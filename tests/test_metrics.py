@@ -99,6 +99,16 @@ def test_routing_per_question_shares():
         routing_per_question(preds, {"argmax": argmax, "qid": np.array(["x", "y"])})
 
 
+def test_content_consensus_ignores_heads_parked_on_the_sink():
+    preds = predictions([[5]])
+    # All four heads on the sink token 0: full agreement; over content tokens they spread out.
+    argmax = np.array([[[0, 0, 0, 0]]], dtype=np.int32)
+    content = np.array([[[4, 5, 4, 1]]], dtype=np.int32)
+    r = routing_per_question(preds, {"argmax": argmax, "argmax_content": content})
+    assert (r["consensus"][0], r["rho"][0]) == (0.25, 1.0)
+    assert (r["consensus_content"][0], r["rho_content"][0]) == (0.75, 0.5)
+
+
 def test_erasure_probabilities_on_a_constructed_table():
     erased = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0, np.nan]
     classes = ["hallucination"] * 3 + ["correct"] + ["hallucination"] + ["correct"] * 4 + ["unknown", "hallucination"]

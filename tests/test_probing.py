@@ -1,35 +1,52 @@
-"""Probes: honest splits, baselines, control-task selectivity, drift, tiny data."""
+"""Probes: honest splits, baselines (majority, control, question-only), targets, pooling, drift, tiny data."""
+
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from kvroute.probing import control_tags, drift_probes, probe_cv, run_probes
+from kvroute.probing import control_tags, drift_probes, load_states, masked_question, probe_cv, run_probes
 from kvroute.probing.core import splits
 
 CLASSES = np.array(["Person", "Location", "Event"])
+# Six templates; each passage fills them with its own entity name and year.
+TEMPLATES = ["Who founded {name}?", "Where is {name} based?", "When did {name} open in {year}?",
+             "Which event did {name} sponsor?", "What does {name} export?", "Who led {name} after {year}?"]
 
 
-def synthetic(n_passages=12, per_passage=6, signal=3.0, ratios=(0.0,), seed=0, dim=16):
-    """A table + states (rows, 1 layer, dim). signal=0 gives pure noise."""
+def synthetic(n_passages=12, per_passage=6, signal=3.0, ratios=(0.0,), seed=0, dim=16, label_by="passage"):
+    """A table + states (rows, 1 layer, dim) + question-only states (same shape).
+
+    The label is planted in the states (signal=0: pure noise). label_by="passage": the label
+    of a template changes from passage to passage, so the question alone cannot give it (the
+    question-only states encode the template only); label_by="question": the template fixes
+    the label, and the question-only states carry it too.
+    """
     rng = np.random.default_rng(seed)
-    rows, states = [], []
+    rows, states, qonly = [], [], []
     centres = rng.normal(size=(len(CLASSES), dim))
+    wording = rng.normal(size=(len(TEMPLATES), dim))
     for ratio in ratios:
         for p in range(n_passages):
             for q in range(per_passage):
-                c = (p + q) % len(CLASSES)
+                c = (p + q) % len(CLASSES) if label_by == "passage" else q % len(CLASSES)
+                name = f"Tamiduon{chr(65 + p % 26)}{p} Consortium"
                 rows.append(dict(model="m", dataset="d", regime="agnostic", press="adakv", ratio=ratio,
-                                 passage_id=f"p{p}", qid=f"p{p}-q{q}", question=f"question {p} {q}?",
-                                 answer_type=CLASSES[c]))
+                                 passage_id=f"p{p}", qid=f"p{p}-q{q}", answer_type=CLASSES[c],
+                                 question=TEMPLATES[q % len(TEMPLATES)].format(name=name, year=1800 + p),
+                                 answers=json.dumps([f"answer {p} {q}"])))
                 states.append(signal * centres[c] + rng.normal(size=dim))
+                template = signal * (centres[c] if label_by == "question" else wording[q % len(TEMPLATES)])
+                qonly.append(template + rng.normal(size=dim))
     table = pd.DataFrame(rows)
     table.attrs["layers"] = [7]
-    return table, np.asarray(states, dtype=np.float32)[:, None, :]
+    as3d = lambda a: np.asarray(a, dtype=np.float32)[:, None, :]  # noqa: E731
+    return table, as3d(states), as3d(qonly).astype(np.float16)
 
 
 def test_splits_are_passage_disjoint():
-    table, _ = synthetic()
+    table, _, _ = synthetic()
     groups = table["passage_id"].to_numpy()
     folds = splits(table["answer_type"].to_numpy(), groups, 5, 0)
     assert len(folds) == 5
@@ -37,37 +54,89 @@ def test_splits_are_passage_disjoint():
         assert not set(groups[train]) & set(groups[test])
 
 
+def test_rotation_onto_the_training_rows_leaves_the_probe_unchanged():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from kvroute.probing.core import fit
+
+    table, X, _ = synthetic(n_passages=6, signal=1.0, dim=64)  # rows (36) < hidden (64), classes overlap
+    X, y = X[:, 0], table["answer_type"].to_numpy()
+    train, test = np.arange(len(y)) < 24, np.arange(len(y)) >= 24
+    plain = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", tol=1e-10, max_iter=10_000))
+    plain.fit(X[train], y[train])
+    rotated = fit(X[train], y[train], C=1.0)
+    assert rotated[-2].n_components_ == 24  # one direction per training row, none of the hidden size beyond
+    assert np.abs(rotated.predict_proba(X[test]) - plain.predict_proba(X[test])).max() < 2e-3
+
+
 def test_selectivity_high_on_separable_features_and_zero_on_noise():
-    table, X = synthetic(signal=3.0)
+    table, X, _ = synthetic(signal=3.0)
     y, g = table["answer_type"].to_numpy(), table["passage_id"].to_numpy()
     ctrl = control_tags(table, seed=1)
     good = probe_cv(X[:, 0], y, g, ctrl)
     assert good["macro_f1"] > 0.9 and good["accuracy"] > good["majority_accuracy"] + 0.4
-    # Every question is worded differently: the control task cannot be memorised.
+    # The states carry the label, not the template the control tags are keyed on.
     assert good["selectivity"] > 0.4 and good["reason"] == ""
     assert set(good["tag_f1"]) == set(CLASSES)
 
-    table, X = synthetic(signal=0.0)
+    table, X, _ = synthetic(signal=0.0)
     noise = probe_cv(X[:, 0], y, g, ctrl)
     assert noise["macro_f1"] < 0.6 and abs(noise["selectivity"]) < 0.3
 
 
-def test_control_tags_are_consistent_per_question_wording():
-    table, _ = synthetic(ratios=(0.0, 0.5))
+def test_masked_question_is_the_template():
+    assert masked_question("Where did Anna Berg study in 1990?") == "where did [X] study in [X]?"
+    assert masked_question("Who was born on June 17, 1949?") == "who was born on [X]?"
+    assert masked_question("1824 saw which event?") == "[X] saw which event?"
+    # The passage's answer strings are masked even when lowercase.
+    assert masked_question("Who works as a cooper?", ["cooper"]) == "who works as a [X]?"
+    assert masked_question("What is her occupation?", ["I don't know"]) == "what is her occupation?"
+
+
+def test_masked_control_key_recurs_across_passages_and_is_learnable():
+    table, _, _ = synthetic(n_passages=12)
+    from kvroute.probing.control import type_keys
+
+    keys = type_keys(table)
+    # Different names and years, same template: one key, one control tag, in every passage.
+    assert keys[0] == keys[6] == "who founded [X]?" and keys[2] == "when did [X] open in [X]?"
+    assert len(set(keys)) == len(TEMPLATES)
     tags = control_tags(table, seed=3)
+    assert (pd.Series(tags).groupby(keys).nunique() == 1).all()
+    assert len(set(type_keys(table, "question"))) == len(table)  # full strings: one passage per key
+
+    # States that encode the wording: the masked control is learnable across passages,
+    # the full-question control (every key in one passage only) is not.
+    rng = np.random.default_rng(0)
+    wording = {k: rng.normal(size=16) for k in set(keys)}
+    X = np.array([3 * wording[k] for k in keys]) + rng.normal(size=(len(keys), 16))
+    y, g = table["answer_type"].to_numpy(), table["passage_id"].to_numpy()
+    masked = probe_cv(X, y, g, control_tags(table, by="masked_question", seed=3))
+    full = probe_cv(X, y, g, control_tags(table, by="question", seed=3))
+    assert masked["control_accuracy"] > 0.95 and full["control_accuracy"] < 0.6
+
+
+def test_control_tags_are_consistent_per_question_wording():
+    table, _, _ = synthetic(ratios=(0.0, 0.5))
+    tags = control_tags(table, by="question", seed=3)
     # Same wording -> same tag at every ratio; and a subset of rows gets the same tags.
     per_question = pd.Series(tags).groupby(table["question"].to_numpy()).nunique()
     assert (per_question == 1).all()
     assert set(tags) <= set(CLASSES)
     sub = table[table["ratio"] == 0.5]
-    assert (control_tags(sub, seed=3) == tags[table["ratio"].to_numpy() == 0.5]).all()
-    assert (control_tags(table, seed=4) != tags).any()
+    for by in ("question", "masked_question"):
+        assert (control_tags(sub, by=by, seed=3) == control_tags(table, by=by, seed=3)[sub.index]).all()
+    assert (control_tags(table, by="question", seed=4) != tags).any()
     by_passage = control_tags(table, by="passage", seed=3)
     assert (pd.Series(by_passage).groupby(table["passage_id"].to_numpy()).nunique() == 1).all()
+    with pytest.raises(ValueError, match="answers"):
+        control_tags(table.drop(columns="answers"))
 
 
 def test_tiny_data_returns_nan_with_a_reason():
-    table, X = synthetic(n_passages=1)
+    table, X, _ = synthetic(n_passages=1)
     y, g = table["answer_type"].to_numpy(), table["passage_id"].to_numpy()
     one_passage = probe_cv(X[:, 0], y, g)
     assert np.isnan(one_passage["macro_f1"]) and "passage" in one_passage["reason"]
@@ -76,7 +145,7 @@ def test_tiny_data_returns_nan_with_a_reason():
 
 
 def test_class_missing_from_training_does_not_crash():
-    table, X = synthetic(n_passages=3, per_passage=3)
+    table, X, _ = synthetic(n_passages=3, per_passage=3)
     y = np.array(["Person", "Location"] * len(table), dtype=object)[:len(table)]
     y[:2] = "Event"  # Event lives in passage p0 only: whenever p0 is tested, no fold trained on it
     res = probe_cv(X[:, 0], y.astype(str), table["passage_id"].to_numpy(), control_tags(table))
@@ -84,16 +153,77 @@ def test_class_missing_from_training_does_not_crash():
     assert res["tag_f1"]["Event"] == 0.0 and np.isfinite(res["macro_f1"])
 
 
+def _answer_type(scores: pd.DataFrame) -> pd.DataFrame:
+    return scores[scores["target"] == "answer_type"].set_index("ratio")
+
+
+def test_question_only_baseline_matches_when_the_question_gives_the_label_away():
+    table, X, Q = synthetic(label_by="question")
+    row = _answer_type(run_probes(table, X, n_splits=4, question_only=Q)[0]).iloc[0]
+    assert row["macro_f1"] > 0.9 and row["question_only_f1"] > 0.9
+    assert abs(row["selectivity_over_question"]) < 0.1 and row["question_only_reason"] == ""
+
+
+def test_question_only_baseline_at_chance_when_only_the_context_carries_the_label():
+    table, X, Q = synthetic(label_by="passage")
+    row = _answer_type(run_probes(table, X, n_splits=4, question_only=Q)[0]).iloc[0]
+    assert row["macro_f1"] > 0.9 and row["question_only_f1"] < 0.5
+    assert row["selectivity_over_question"] > 0.4
+
+
+def test_question_only_baseline_absent_is_nan_with_a_reason():
+    table, X, Q = synthetic()
+    scores = run_probes(table, X, n_splits=4)[0]
+    assert scores["question_only_f1"].isna().all() and scores["selectivity_over_question"].isna().all()
+    assert scores["question_only_reason"].str.contains("no question_only").all()
+    Q[:3] = np.nan  # an older hidden.npz among newer ones (load_states fills NaN)
+    partial = run_probes(table, X, n_splits=4, question_only=Q)[0]
+    assert partial["question_only_f1"].isna().all() and partial["question_only_reason"].str.contains("some").all()
+
+
+def test_correctness_probe_on_planted_separable_states():
+    table, _, Q = synthetic(n_passages=12)
+    rng = np.random.default_rng(2)
+    correct = rng.random(len(table)) < 0.5
+    table["error_class"] = np.where(correct, "correct", rng.choice(["hallucination", "unknown"], len(table)))
+    X = (4.0 * correct[:, None] * np.eye(16)[0] + rng.normal(size=(len(table), 16)))[:, None, :].astype(np.float32)
+    scores, tags = run_probes(table, X, n_splits=4, question_only=Q)
+    row = scores[scores["target"] == "correct"].iloc[0]
+    assert row["macro_f1"] > 0.85 and row["n_classes"] == 2
+    assert row["question_only_f1"] < 0.65 and row["selectivity_over_question"] > 0.25  # the question does not know
+    assert np.isfinite(row["control_macro_f1"]) and row["majority_macro_f1"] < 0.5
+    assert set(tags.loc[tags["target"] == "correct", "tag"]) == {"correct", "incorrect"}
+    # Unscored predictions: no correctness rows.
+    assert set(run_probes(table.drop(columns="error_class"), X, n_splits=4)[0]["target"]) == {"answer_type"}
+
+
+def test_layer_pooled_probe_matches_hand_pooled_states():
+    table, X, Q = synthetic()
+    rng = np.random.default_rng(4)
+    two = np.concatenate([X, X + rng.normal(size=X.shape).astype(np.float32)], axis=1)
+    table.attrs["layers"] = [3, 7]
+    scores, tags = run_probes(table, two, n_splits=4, question_only=np.concatenate([Q, Q], axis=1))
+    assert list(scores["layer"]) == ["3", "7", "pooled"] and set(tags["layer"]) == {"3", "7", "pooled"}
+    hand = table.copy()
+    hand.attrs["layers"] = [0]
+    alone = run_probes(hand, two.mean(axis=1, keepdims=True), n_splits=4, question_only=Q)[0]
+    pooled = scores.set_index("layer").loc["pooled"]
+    for col in ("macro_f1", "control_macro_f1", "question_only_f1", "accuracy"):
+        assert pooled[col] == pytest.approx(alone[col].iloc[0]), col
+    assert "pooled" in set(drift_probes(table, two, n_splits=4)["layer"])
+
+
 def test_run_probes_and_drift_over_a_grid():
-    table, X = synthetic(ratios=(0.0, 0.5, 0.9))
+    table, X, _ = synthetic(ratios=(0.0, 0.5, 0.9))
     # The signal fades at high ratio: noise states at 0.9.
     high = table["ratio"].to_numpy() == 0.9
     X[high] = np.random.default_rng(5).normal(size=X[high].shape)
     scores, tags = run_probes(table, X, n_splits=4)
     assert set(scores["ratio"]) == {0.0, 0.5, 0.9} and (scores["dataset"] == "all").all()
-    by_ratio = scores.set_index("ratio")
+    assert list(scores.columns[:8]) == ["model", "dataset", "regime", "press", "ratio", "target", "layer", "n"]
+    by_ratio = _answer_type(scores)
     assert by_ratio.loc[0.0, "macro_f1"] > 0.9 > by_ratio.loc[0.9, "macro_f1"]
-    assert set(tags.columns) >= {"tag", "f1", "support", "layer"} and len(tags) == 9
+    assert set(tags.columns) >= {"tag", "f1", "support", "layer", "target"} and len(tags) == 9
     drift = drift_probes(table, X, n_splits=4).set_index("ratio")
     assert drift.loc[0.0, "macro_f1"] == pytest.approx(by_ratio.loc[0.0, "macro_f1"])
     assert drift.loc[0.9, "macro_f1"] < 0.6 and (drift["train_ratio"] == 0.0).all()
@@ -102,7 +232,48 @@ def test_run_probes_and_drift_over_a_grid():
 
 
 def test_run_probes_survives_a_degenerate_cell():
-    table, X = synthetic(n_passages=1, ratios=(0.0, 0.5))
-    scores, tags = run_probes(table, X)
+    table, X, Q = synthetic(n_passages=1, ratios=(0.0, 0.5))
+    scores, tags = run_probes(table, X, question_only=Q)
     assert scores["macro_f1"].isna().all() and scores["reason"].str.len().gt(0).all()
+    assert scores["question_only_f1"].isna().all() and scores["question_only_reason"].str.len().gt(0).all()
     assert tags["f1"].isna().all()
+
+
+def _write_unit(directory, table, X, Q=None):
+    directory.mkdir(parents=True)
+    arrays = dict(states=X.astype(np.float16), layers=np.array([7]), qid=table["qid"].to_numpy(str),
+                  press=table["press"].to_numpy(str), ratio=table["ratio"].to_numpy(float))
+    if Q is not None:
+        arrays["question_only"] = Q
+    np.savez(directory / "hidden.npz", **arrays)
+    table.assign(error_class="correct").to_parquet(directory / "scores.parquet")
+    return str(directory / "hidden.npz"), str(directory / "scores.parquet")
+
+
+def test_load_states_reads_question_only_and_checks_alignment(tmp_path):
+    table, X, Q = synthetic(n_passages=4, ratios=(0.0, 0.5))
+    half = len(table) // 2
+    new = _write_unit(tmp_path / "new", table.iloc[:half].reset_index(drop=True), X[:half], Q[:half])
+    old = _write_unit(tmp_path / "old", table.iloc[half:].reset_index(drop=True), X[half:])
+    rows, states, qonly = load_states([new[0], old[0]], [new[1], old[1]])
+    assert len(rows) == len(table) and "error_class" in rows and states.dtype == np.float32
+    assert qonly.dtype == np.float16 and np.isnan(qonly[half:]).all() and not np.isnan(qonly[:half]).any()
+    assert load_states([old[0]], [old[1]])[2] is None
+    table.iloc[half:].reset_index(drop=True).assign(ratio=0.9).to_parquet(old[1])  # same qids, other ratio
+    with pytest.raises(ValueError, match="ratio differs"):
+        load_states([old[0]], [old[1]])
+
+
+def test_cli_probe_writes_every_output(tmp_path):
+    from kvroute.cli import main
+
+    table, X, Q = synthetic(n_passages=6, ratios=(0.0, 0.5))
+    hidden, scores = _write_unit(tmp_path / "u", table, X, Q)
+    out = {k: tmp_path / f"{k}.csv" for k in ("scores", "tags", "drift")}
+    main(["probe", "--hidden", hidden, "--scores", scores, "--n-splits", "3", "--out", str(out["scores"]),
+          "--tags", str(out["tags"]), "--drift", str(out["drift"])])
+    probes = pd.read_csv(out["scores"])
+    assert {"question_only_f1", "selectivity_over_question", "target"} <= set(probes.columns)
+    assert set(probes["target"]) == {"answer_type", "correct"}
+    assert probes.loc[probes["target"] == "answer_type", "question_only_f1"].notna().all()
+    assert all(p.exists() for p in out.values())

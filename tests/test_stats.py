@@ -219,38 +219,75 @@ def test_breakpoint_tiny_grid_gives_a_reason():
     assert not row["cliff"] and "need 5" in row["reason"]
 
 
-def simulate_items(ger_effect: float, seed: int = 1, n_passages: int = 40, n_q: int = 6):
-    """Questions x ratios; GER rises with ratio plus question noise; logit H = ratio trend (+ GER effect)."""
+def simulate_items(ger_effect: float, seed: int = 1, n_passages: int = 80, n_q: int = 5, presses=("p",),
+                   datasets=("d",), idk_share: float = 0.0):
+    """Questions x presses x ratios 0..0.9. At ratio 0 (GER 0, shared by every press) an item
+    fails with a passage-dependent chance; above 0, GER rises with ratio plus question noise
+    and logit H = ratio trend + 1.0 failed_at_0 + passage effect (+ ger_effect * GER).
+    "I don't know" items (idk_share) hallucinate by coin flip, whatever their GER."""
     rng = np.random.default_rng(seed)
+    expit = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
     rows = []
     ratios = np.round(np.arange(0.0, 1.0, 0.1), 1)
     for p in range(n_passages):
+        dataset = datasets[p % len(datasets)]
         shift = rng.normal(0, 0.5)  # passage random effect: errors cluster by passage
         for q in range(n_q):
-            for r in ratios:
-                ger = float(np.clip(r + rng.normal(0, 0.25), 0, 1))
-                logit = -2.5 + 3.0 * r + ger_effect * ger + shift
-                h = rng.random() < 1 / (1 + np.exp(-logit))
-                rows.append(dict(model="m", regime="agnostic", press="p", dataset="d", passage_id=f"p{p}",
-                                 qid=f"p{p}q{q}", ratio=r, ger=ger,
-                                 error_class="hallucination" if h else "correct"))
+            idk = rng.random() < idk_share
+            failed_at_0 = rng.random() < expit(-1.0 + shift)
+            for press in presses:
+                for r in ratios:
+                    ger = 0.0 if r == 0 else float(np.clip(r + rng.normal(0, 0.25), 0, 1))
+                    h = failed_at_0 if r == 0 else rng.random() < expit(
+                        -2.5 + 3.0 * r + ger_effect * ger + 1.0 * failed_at_0 + shift)
+                    if idk:
+                        h = rng.random() < 0.5
+                    rows.append(dict(model="m", regime="agnostic", press=press, dataset=dataset,
+                                     passage_id=f"p{p}", qid=f"p{p}q{q}", ratio=r, ger=ger,
+                                     answers='["I don\'t know"]' if idk else '["Paris"]',
+                                     error_class="hallucination" if h else "correct"))
     return pd.DataFrame(rows)
 
 
 def test_item_model_recovers_a_planted_ger_effect():
-    q = simulate_items(ger_effect=3.0)
+    # beta = 1.5 with every control of the model in play: two presses, two datasets, failed_at_0,
+    # and "I don't know" items whose coin-flip hallucinations carry no GER signal.
+    q = simulate_items(ger_effect=1.5, presses=("a", "b"), datasets=("d1", "d2"), idk_share=0.1)
     item = ger_item_model(q)
     ger = item[item["term"] == "ger"].iloc[0]
-    assert ger["method"] == "gee_exchangeable" and ger["n_clusters"] == 40
-    assert ger["p"] < 1e-4 and ger["ci_lo"] < 3.0 < ger["ci_hi"]
+    assert ger["formula"] == "hallucination ~ ger + C(ratio_level) + press + C(dataset) + failed_at_0"
+    assert ger["method"] == "gee_exchangeable" and ger["n_clusters"] == 80 and ger["note"] == ""
+    assert ger["n_params"] == 13  # intercept, ger, 8 ratio levels above 0, press, dataset, failed_at_0
+    idk = q["answers"].str.contains("know")
+    assert ger["n_idk"] == (idk & (q["ratio"] > 0)).sum() > 0
+    assert ger["n"] == (~idk & (q["ratio"] > 0)).sum()  # ratio 0 and "I don't know" items are out
+    assert ger["ci_lo"] < 1.5 < ger["ci_hi"] and ger["ci_lo"] > 0 and ger["p"] < 1e-3
     verdict = ger_verdict(ger_aggregate(q), item).iloc[0]
     assert verdict["item_significant"] and not verdict["common_trend_only"]
+
+
+def test_item_model_reports_no_p_value_with_few_clusters_per_parameter():
+    q = simulate_items(ger_effect=1.5, n_passages=30)
+    ger = ger_item_model(q).set_index("term").loc["ger"]
+    # 11 parameters (intercept, ger, 8 ratio levels, failed_at_0) need 55 passages
+    assert ger["n_params"] == 11 and ger["n_clusters"] == 30
+    assert ger["note"] == "30 clusters for 11 parameters: p-value not reported"
+    assert np.isnan(ger["p"]) and np.isfinite(ger["coef"]) and ger["ci_lo"] < ger["coef"] < ger["ci_hi"]
+    verdict = ger_verdict(ger_aggregate(q), ger_item_model(q)).iloc[0]
+    assert not verdict["common_trend_only"] and "too few passage clusters" in verdict["verdict"]
+
+
+def test_item_model_drops_items_without_a_ratio0_answer():
+    q = simulate_items(ger_effect=0.0, n_passages=12)
+    q = q[~((q["qid"] == "p0q0") & (q["ratio"] == 0))]
+    ger = ger_item_model(q).set_index("term").loc["ger"]
+    assert ger["n_no_ratio0"] == 9 and ger["n"] == 12 * 5 * 9 - 9
 
 
 def test_item_model_flags_a_common_trend_in_ratio():
     q = simulate_items(ger_effect=0.0)
     agg = ger_aggregate(q)
-    assert agg["pearson_r"].iloc[0] > 0.9 and agg["pearson_p"].iloc[0] < 0.001  # the paper's Fig. 24 view
+    assert agg["pearson_r"].iloc[0] > 0.8 and agg["pearson_p"].iloc[0] < 0.001  # the paper's Fig. 24 view
     assert agg["pearson_lo"].iloc[0] < agg["pearson_r"].iloc[0] < agg["pearson_hi"].iloc[0]
     item = ger_item_model(q)
     ger = item[item["term"] == "ger"].iloc[0]
@@ -270,17 +307,21 @@ def test_item_model_tiny_data_gives_reasons():
     assert np.isnan(agg["pearson_r"].iloc[0]) and "cells" in agg["reason"].iloc[0]
 
 
-def test_ger_aggregate_matches_scipy():
+def test_ger_aggregate_matches_scipy_with_ratio0_counted_once():
     from scipy import stats as st
 
-    q = simulate_items(ger_effect=2.0, n_passages=10)
+    q = simulate_items(ger_effect=2.0, n_passages=10, presses=("a", "b"))
     agg = ger_aggregate(q).iloc[0]
-    cells = q.assign(h=q["error_class"] == "hallucination").groupby(["press", "ratio"]).agg(g=("ger", "mean"),
-                                                                                            h=("h", "mean"))
+    # 9 ratios above 0 per press plus one shared ratio-0 cell, not one per press
+    assert agg["n_cells"] == 2 * 9 + 1 and agg["n_questions"] == 10 * 5 * (2 * 9 + 1)
+    one = q[(q["ratio"] > 0) | (q["press"] == "a")]
+    cells = one.assign(h=one["error_class"] == "hallucination").groupby(["press", "ratio"]).agg(
+        g=("ger", "mean"), h=("h", "mean"))
+    assert len(cells) == 19
     assert agg["pearson_r"] == pytest.approx(st.pearsonr(cells["g"], cells["h"])[0])
     assert agg["spearman_rho"] == pytest.approx(st.spearmanr(cells["g"], cells["h"])[0])
     z = np.arctanh(agg["pearson_r"])
-    assert agg["pearson_hi"] == pytest.approx(np.tanh(z + 1.959964 / np.sqrt(10 - 3)), rel=1e-5)
+    assert agg["pearson_hi"] == pytest.approx(np.tanh(z + 1.959964 / np.sqrt(19 - 3)), rel=1e-5)
 
 
 def test_mcnemar_on_a_constructed_table():
@@ -386,3 +427,155 @@ def test_tag_tests_report_h_cond():
     row = t[(t["ratio"] == 0.5) & (t["press"] == "adakv")].iloc[0]
     assert row["hallucination_rate"] == pytest.approx(3 / 5)
     assert row["n_cond"] == 2 and row["hallucination_cond_rate"] == pytest.approx(0.5)
+
+
+# --- per dataset and pooled: stratified bootstrap, breakpoint CI, rigidity, consensus --------------------------
+
+from kvroute.stats import POOLED, consensus_curves, per_dataset, rigidity_model  # noqa: E402
+from kvroute.stats.bootstrap import passage_weights  # noqa: E402
+
+
+def test_stratified_weights_keep_each_datasets_passage_count():
+    strata = np.array(["a"] * 3 + ["b"] * 12 + ["c"] * 1)
+    w = passage_weights(strata, n_boot=400, seed=7)
+    for s, count in (("a", 3), ("b", 12), ("c", 1)):
+        assert (w[:, strata == s].sum(axis=1) == count).all()
+    # one stratum: the draws of an unstratified resample (same seed, same weights)
+    assert np.array_equal(passage_weights(5, 50, 1), passage_weights(np.zeros(5), 50, 1))
+
+
+def two_datasets(n_a=10, n_b=30, n_q=4):
+    """Dataset a always hallucinates at ratio 0.5, dataset b never; same passage ids in both."""
+    rows = [dict(model="m", press="p", regime="agnostic", dataset=d, ratio=r, passage_id=f"p{i}", qid=f"q{i}-{j}",
+                 error_class="hallucination" if (d == "a" and r == 0.5) else "correct", f1=0.0)
+            for d, n in (("a", n_a), ("b", n_b)) for i in range(n) for j in range(n_q) for r in (0.0, 0.5)]
+    return pd.DataFrame(rows)
+
+
+def test_pooled_band_is_stratified_by_dataset():
+    s = two_datasets()
+    c = per_dataset(rate_curves, s, ("model", "press", "regime"), n_boot=300)
+    assert list(c.columns[:2]) == ["model", "dataset"] and set(c["dataset"]) == {"a", "b", POOLED}
+    pooled = c[(c["dataset"] == POOLED) & (c["ratio"] == 0.5)].iloc[0]
+    assert pooled["n"] == 160 and pooled["hallucination_rate"] == pytest.approx(0.25)
+    # Every resample keeps 10 passages of a and 30 of b: the pooled rate cannot move.
+    assert pooled["hallucination_boot_lo"] == pytest.approx(0.25)
+    assert pooled["hallucination_boot_hi"] == pytest.approx(0.25)
+    # An unstratified resample of the same 40 passages mixes datasets at random: a wide band.
+    mixed = rate_curves(s.assign(passage_id=s["dataset"] + s["passage_id"]).drop(columns="dataset"), n_boot=300)
+    row = mixed[mixed["ratio"] == 0.5].iloc[0]
+    assert row["hallucination_boot_hi"] - row["hallucination_boot_lo"] > 0.15
+    # Passage ids repeat across datasets, yet pooled passages stay apart.
+    assert pooled["n_passages"] == 40
+
+
+def test_pooled_mcnemar_pairs_questions_within_their_dataset():
+    s = two_datasets(n_a=3, n_b=3).assign(qid=lambda d: d["qid"].str.split("-").str[1])  # qids repeat
+    both = pd.concat([s, s.assign(regime="aware", error_class="correct")])
+    t = per_dataset(mcnemar_table, both, ("model", "press", "ratio"))
+    pooled = t[(t["dataset"] == POOLED) & (t["ratio"] == 0.5) & (t["outcome"] == "hallucination")].iloc[0]
+    assert pooled["n_pairs"] == 24 and pooled["agnostic_only"] == 12
+
+
+def planted_cliff(h_of, n_passages=(30, 12), n_q=10, seed=3):
+    """Scores with binomial hallucinations at chance h_of(ratio) + a passage offset, two datasets."""
+    rng = np.random.default_rng(seed)
+    grid = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975]
+    rows = []
+    for d, n in zip(("a", "b"), n_passages):
+        for p in range(n):
+            off = rng.normal(0, 0.03)
+            for r in grid:
+                k = rng.binomial(n_q, float(np.clip(h_of(r) + off, 0, 1)))
+                rows += [dict(model="m", press="p", regime="agnostic", dataset=d, ratio=r, passage_id=f"p{p}",
+                              error_class="hallucination" if q < k else "correct") for q in range(n_q)]
+    return pd.DataFrame(rows)
+
+
+def test_breakpoint_cliff_estimate_and_ci_on_a_planted_cliff():
+    s = planted_cliff(lambda r: 0.1 + 0.7 / (1 + np.exp(-(r - 0.85) / 0.01)))
+    bp = per_dataset(breakpoint_test, s, ("model", "press", "regime"), n_boot=200)
+    row = bp[bp["dataset"] == POOLED].iloc[0]
+    assert row["cliff"] and row["n_boot"] == 200
+    assert abs(row["cliff_ratio"] - 0.85) <= 0.05  # within one grid step
+    assert row["cliff_lo"] <= 0.85 <= row["cliff_hi"] and row["cliff_hi"] - row["cliff_lo"] < 0.1
+    assert row["share_no_rise"] < 0.05
+    assert (bp["dataset"] == "b").sum() == 1 and bp["cliff"].all()
+
+
+def test_breakpoint_flat_curve_shows_no_rise():
+    s = planted_cliff(lambda r: 0.3)
+    row = breakpoint_test(s, n_boot=200).iloc[0]
+    assert not row["cliff"] and np.isnan(row["cliff_ratio"])
+    assert row["share_no_rise"] > 0.6
+    assert breakpoint_test(s, n_boot=0).iloc[0]["n_boot"] == 0
+
+
+def planted_routing(effect: float, n_passages=60, n_q=6, seed=5):
+    """Answers at ratios 0.5-0.9 (two presses, two datasets) with consensus ~ U(0.2, 0.8);
+    failure chance expit(-1 + effect * (consensus - 0.5)). Some are erased or failed at 0."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_passages):
+        shift = rng.normal(0, 0.3)
+        for q in range(n_q):
+            for press in ("a", "b"):
+                for r in (0.5, 0.7, 0.8, 0.9):
+                    c = rng.uniform(0.2, 0.8)
+                    fail = rng.random() < 1 / (1 + np.exp(1 - effect * (c - 0.5) - shift))
+                    rows.append(dict(model="m", regime="agnostic", dataset="d1" if p % 2 else "d2", press=press,
+                                     ratio=r, passage_id=f"p{p}", qid=f"p{p}q{q}", consensus_mean=c,
+                                     rho_mean=1 - c + rng.normal(0, 0.05), erased=float(rng.random() < 0.1),
+                                     correct_at_0=q != 0, error_class="hallucination" if fail else "correct"))
+    q = pd.DataFrame(rows)
+    q["correct_at_0"] = q["correct_at_0"].astype("boolean")
+    return q
+
+
+def test_rigidity_detects_a_planted_consensus_effect():
+    q = planted_routing(effect=4.0)
+    out = rigidity_model(q).set_index("term")
+    row = out.loc["consensus"]
+    assert row["measure"] == "all_tokens"
+    assert row["formula"] == "failure ~ consensus + C(ratio_level) + press + C(dataset)"
+    assert row["n"] == ((q["erased"] == 0) & q["correct_at_0"]).sum()  # erased and failed-at-0 answers are out
+    assert row["note"] == "" and row["p"] < 1e-3
+    assert row["odds_ratio_lo"] > 1 and row["odds_ratio_lo"] < np.exp(4.0) < row["odds_ratio_hi"]
+    assert row["odds_ratio_per_sd"] == pytest.approx(np.exp(row["coef"] * row["sd"]))
+    assert out.loc["rho", "odds_ratio_hi"] < 1  # rho moves against consensus
+    # A content measure is fitted when the table has its columns.
+    both = rigidity_model(q.assign(consensus_content_mean=q["consensus_mean"], rho_content_mean=q["rho_mean"]))
+    assert list(both["measure"]) == ["all_tokens", "all_tokens", "content", "content"]
+
+
+def test_rigidity_without_an_effect_covers_one():
+    row = rigidity_model(planted_routing(effect=0.0)).set_index("term").loc["consensus"]
+    assert row["odds_ratio_lo"] < 1 < row["odds_ratio_hi"]
+
+
+def test_consensus_curves_have_bootstrap_bands():
+    q = planted_routing(effect=0.0, n_passages=12)
+    c = per_dataset(consensus_curves, q, ("model", "press", "regime"), n_boot=200)
+    assert set(c["dataset"]) == {"d1", "d2", POOLED} and set(c["measure"]) == {"all_tokens"}
+    pooled = c[(c["dataset"] == POOLED) & (c["press"] == "a") & (c["ratio"] == 0.5)].iloc[0]
+    sub = q[(q["press"] == "a") & (q["ratio"] == 0.5)]
+    assert pooled["consensus"] == pytest.approx(sub["consensus_mean"].mean()) and pooled["n"] == len(sub)
+    assert pooled["consensus_lo"] < pooled["consensus"] < pooled["consensus_hi"]
+    assert pooled["rho_lo"] < pooled["rho"] < pooled["rho_hi"]
+
+
+def test_stats_command_writes_every_table_per_dataset_and_pooled(tmp_path):
+    from kvroute.cli import main
+
+    q = simulate_items(ger_effect=1.0, n_passages=8, n_q=3, presses=("a", "b"), datasets=("d1", "d2"))
+    q = q.assign(f1=0.0, erased=(q["ger"] == 1).astype(float), consensus_mean=0.5, rho_mean=0.5,
+                 answer_type="Person")
+    pd.concat([q, q.assign(regime="aware")], ignore_index=True).to_parquet(tmp_path / "q.parquet")
+    outputs = ("curves", "chi", "cliff", "breakpoint", "mcnemar", "tags", "ger", "ger-item", "erasure", "rigidity",
+               "consensus")
+    main(["stats", "--scores", str(tmp_path / "q.parquet"), "--questions", str(tmp_path / "q.parquet"),
+          "--n-boot", "20", "--n-boot-breakpoint", "5",
+          *[a for name in outputs for a in (f"--{name}", str(tmp_path / f"{name}.csv"))]])
+    for name in outputs:
+        assert set(pd.read_csv(tmp_path / f"{name}.csv")["dataset"]) == {"d1", "d2", POOLED}, name
+    assert (pd.read_csv(tmp_path / "breakpoint.csv")["n_boot"] == 5).all()

@@ -125,11 +125,15 @@ def test_small_model_target_runs_for_real(small_target):
         assert questions.loc[questions["ratio"] == 0, "reachable_def2"].astype(float).mean() > 0.9, "uncompressed: reachable"
 
     curves = pd.read_csv(tmp_path / "results" / model / "stats" / "curves.csv")
-    assert len(curves) == len(presses) * len(config["study"]["regimes"]) * len(ratios)
+    assert set(curves["dataset"]) == {dataset, "pooled"}  # every stats table: each dataset and pooled
+    assert len(curves) == 2 * len(presses) * len(config["study"]["regimes"]) * len(ratios)
+    for name in ("rigidity.csv", "consensus.csv", "breakpoint.csv"):
+        assert "dataset" in pd.read_csv(tmp_path / "results" / model / "stats" / name).columns, name
     assert curves["hallucination_rate"].between(0, 1).all()
     assert {"hallucination_cond_rate", "n_cond", "empty_rate"} <= set(curves.columns)
     probes = pd.read_csv(tmp_path / "results" / model / "probe" / "probe_scores.csv")
     assert set(probes["ratio"]) == set(ratios)
+    assert set(probes["target"]) == {"answer_type", "correct"} and probes["question_only_f1"].notna().any()
     figure = tmp_path / "figures" / "safety_cliff.pdf"
     assert figure.read_bytes()[:4] == b"%PDF" and figure.with_suffix(".png").stat().st_size > 10_000
     for rule_log in ["logs/dataset_stats.log", f"logs/prepare_model/{model}.log"]:

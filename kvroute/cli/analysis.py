@@ -47,9 +47,14 @@ def cmd_probe(a):
     from kvroute import probing
     from kvroute.io import write_csv
 
-    table, states = probing.load_states(a.hidden, a.predictions)
+    table, states, question_only = probing.load_states(a.hidden, a.scores or a.predictions)
+    if question_only is None:
+        log.warning("hidden.npz has no question_only states: the question-only baseline is NaN")
+    if "error_class" not in table:
+        log.warning("unscored predictions (pass --scores): no answer-correctness probe")
     scores, tags = probing.run_probes(table, states, n_splits=a.n_splits, C=a.C, seed=a.seed,
-                                      control_by=a.control_by, by_dataset=not a.pooled_only)
+                                      control_by=a.control_by, by_dataset=not a.pooled_only,
+                                      question_only=question_only)
     drift = probing.drift_probes(table, states, n_splits=a.n_splits, C=a.C, seed=a.seed,
                                  by_dataset=not a.pooled_only)
     write_csv(scores, a.out)
@@ -58,22 +63,13 @@ def cmd_probe(a):
 
 
 def cmd_stats(a):
-    from kvroute import stats
     from kvroute.io import write_csv
-    from kvroute.metrics import erasure_table
+    from kvroute.stats import build_stats
 
-    scores = _cat_parquet(a.scores)
-    write_csv(stats.rate_curves(scores, n_boot=a.n_boot, seed=a.seed), a.curves)
-    write_csv(stats.susceptibility(scores, n_boot=a.n_boot, seed=a.seed), a.chi)
-    write_csv(stats.cliff_location(scores, n_boot=a.n_boot, seed=a.seed), a.cliff)
-    write_csv(stats.breakpoint_test(scores), a.breakpoint)
-    write_csv(stats.mcnemar_table(scores), a.mcnemar)
-    write_csv(stats.tag_tests(scores), a.tags)
-    questions = _cat_parquet(a.questions)
-    item = stats.ger_item_model(questions, ratio_term=a.ratio_term)
-    write_csv(stats.ger_verdict(stats.ger_aggregate(questions), item), a.ger)
-    write_csv(item, a.ger_item)
-    write_csv(erasure_table(questions), a.erasure)
+    tables = build_stats(_cat_parquet(a.scores), _cat_parquet(a.questions), n_boot=a.n_boot,
+                         n_boot_breakpoint=a.n_boot_breakpoint, seed=a.seed, ratio_term=a.ratio_term)
+    for name, table in tables.items():
+        write_csv(table, getattr(a, name))
 
 
 def add_parsers(sub) -> None:
@@ -93,9 +89,11 @@ def add_parsers(sub) -> None:
     s.add_argument("--out-dir", required=True, help="writes questions.parquet, layers.parquet and *.csv")
     s.set_defaults(func=cmd_metrics)
 
-    s = sub.add_parser("probe", help="answer-type probes with control tasks and accessibility drift")
+    s = sub.add_parser("probe", help="answer-type and correctness probes with baselines and accessibility drift")
     s.add_argument("--hidden", nargs="+", required=True)
-    s.add_argument("--predictions", nargs="+", required=True)
+    rows = s.add_mutually_exclusive_group(required=True)
+    rows.add_argument("--scores", nargs="+", help="scores.parquet per hidden.npz (gives the correctness probe)")
+    rows.add_argument("--predictions", nargs="+", help="predictions.parquet per hidden.npz (answer type only)")
     s.add_argument("--n-splits", type=int, default=default("probing.n_splits"),
                    help="passage-disjoint folds (fewer if fewer passages)")
     s.add_argument("--C", type=float, default=default("probing.C"))
@@ -108,12 +106,16 @@ def add_parsers(sub) -> None:
     s.add_argument("--drift", required=True, help="accessibility drift CSV")
     s.set_defaults(func=cmd_probe)
 
-    s = sub.add_parser("stats", help="curves, cliff, breakpoint, GER-hallucination, McNemar, tag tests")
+    s = sub.add_parser("stats", help="curves, cliff, breakpoint, GER-hallucination, rigidity, McNemar, tag tests; "
+                                     "per dataset and pooled")
     s.add_argument("--scores", nargs="+", required=True)
     s.add_argument("--questions", nargs="+", required=True, help="metrics/questions.parquet files")
     s.add_argument("--n-boot", type=int, default=default("stats.n_boot"))
+    s.add_argument("--n-boot-breakpoint", type=int, default=default("stats.n_boot_breakpoint"),
+                   help="passage resamples for the breakpoint's CI (0: none)")
     s.add_argument("--seed", type=int, default=default("seed"))
     s.add_argument("--ratio-term", choices=schema_at("stats.ratio_term")["enum"], default=default("stats.ratio_term"))
-    for name in ("curves", "chi", "cliff", "breakpoint", "mcnemar", "tags", "ger", "ger-item", "erasure"):
+    for name in ("curves", "chi", "cliff", "breakpoint", "mcnemar", "tags", "ger", "ger-item", "erasure", "rigidity",
+                 "consensus"):
         s.add_argument(f"--{name}", required=True)
     s.set_defaults(func=cmd_stats)

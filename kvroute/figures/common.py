@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from kvroute.figures.style import COLUMN_WIDTH, FULL_WIDTH, press_color, regime_linestyle, use_style
+from kvroute.frames import POOLED
 from kvroute.frames import require  # noqa: F401  (re-exported for the figure modules)
 
 KEYS = ("model", "press", "regime")
@@ -34,6 +35,20 @@ def placeholder(out, message: str):
 
     ax.text(0.5, 0.5, "nothing to draw:\n" + textwrap.fill(message, 55), ha="center", va="center", fontsize=7)
     return save(fig, out)
+
+
+def pooled_rows(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The rows of a stats table that pool every dataset (dataset == POOLED).
+
+    Stats tables hold each dataset and "pooled"; drawing both at once would
+    mix them. A table without a dataset column, or with one dataset only, is
+    taken as it is.
+    """
+    if "dataset" not in df or df["dataset"].nunique() <= 1:
+        return df
+    if not (df["dataset"] == POOLED).any():
+        raise ValueError(f"{name} has several datasets and no {POOLED!r} rows; filter to one dataset first")
+    return df[df["dataset"] == POOLED]
 
 
 def short(model: str) -> str:

@@ -2,9 +2,10 @@
 
 - plot_erasure: the decomposition of failure F (hallucination) by erasure E
   (the whole evidence span T_ans globally evicted): Pr(E), Pr(F | E) and
-  Pr(F | not E) with Wilson intervals, from stats/erasure.csv. Failures with
-  the evidence intact (Pr(F | not E) rising) point to rigidity - routing
-  broken although the evidence is still in the cache - rather than erasure.
+  Pr(F | not E) with Wilson intervals, from the pooled rows of
+  stats/erasure.csv. Failures with the evidence intact (Pr(F | not E)
+  rising) point to rigidity - routing broken although the evidence is still
+  in the cache - rather than erasure.
 - plot_reachability: share of answers whose evidence is reachable from the
   query through the attention graph, one panel per variant: paper Definition 2
   (pruned positions lose their in-edges) and kvroute's prefill variant (context
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kvroute.figures.common import NoData, require, save
+from kvroute.figures.common import NoData, pooled_rows, require, save
 from kvroute.figures.facets import facet_curves
 
 ERASURE_COLS = ["model", "regime", "press", "ratio", "p_E", "p_E_lo", "p_E_hi", "p_F_given_E", "p_F_given_E_lo",
@@ -33,8 +34,7 @@ REACH_COLUMNS = {"reachable_def2_rate": "Definition 2 (paper)", "reachable_prefi
 def plot_erasure(erasure: pd.DataFrame, out_pdf) -> tuple[Path, Path]:
     require(erasure, ERASURE_COLS, "erasure")
     keys = ["model", "regime", "press", "ratio"]
-    if "dataset" in erasure and erasure["dataset"].nunique() > 1:
-        raise ValueError("erasure has several datasets; use the pooled stats/erasure.csv (one row per cell)")
+    erasure = pooled_rows(erasure, "erasure")
     parts = []
     for col, label in QUANTITIES.items():
         parts.append(erasure[keys].assign(quantity=label, value=erasure[col], lo=erasure[f"{col}_lo"],

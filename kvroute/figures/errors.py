@@ -8,8 +8,10 @@
   passage spans shaped like T_ans on the real ledger; independent heads at the
   same per-head budgets), and GER minus the span null; datasets pooled, from
   metrics/eviction.csv.
-- plot_susceptibility: chi = dH/dalpha with bootstrap bands and the cliff
-  marks, from stats/susceptibility.csv and stats/cliff.csv.
+- plot_susceptibility: chi = dH/dalpha with bootstrap bands and the
+  argmax-chi cliff marks, one panel per dataset (pooled first) when the
+  tables have a dataset column, from stats/susceptibility.csv and
+  stats/cliff.csv.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from kvroute.figures.common import pool, require, save
 from kvroute.figures.facets import facet_curves
 from kvroute.figures.safety_cliff import CHI_COLS, CLIFF_COLS, COND_COL, COND_LABEL, mark_cliffs
 from kvroute.figures.style import lighter, press_color, regime_linestyle
+from kvroute.frames import POOLED
 
 EVICTION_COLS = ["model", "dataset", "regime", "press", "ratio", "n", "eviction_rate", "ger", "null_ger_indep"]
 
@@ -90,13 +93,16 @@ def plot_eviction_rates(eviction: pd.DataFrame, out_pdf) -> tuple[Path, Path]:
 def plot_susceptibility(chi: pd.DataFrame, cliff: pd.DataFrame, out_pdf) -> tuple[Path, Path]:
     require(chi, CHI_COLS, "chi")
     require(cliff, CLIFF_COLS, "cliff")
+    facet = "dataset" if "dataset" in chi and "dataset" in cliff else None
+    # Pooled first, then each dataset: every panel's chi and cliffs come from the same rows.
+    facets = sorted(chi[facet].unique(), key=lambda d: (d != POOLED, str(d))) if facet else None
 
-    def hook(ax, model, facet, sub):
-        mark_cliffs(ax, cliff, model)
+    def hook(ax, model, value, sub):
+        mark_cliffs(ax, cliff if facet is None else cliff[cliff[facet] == value], model)
         ax.axhline(0, color="0.5", lw=0.5)
 
-    extra = [Line2D([], [], color="0.2", marker="*", ms=7, ls="none", label="cliff (hollow: grid edge)")]
-    fig, _, _ = facet_curves(chi, None, "ratio_mid", "chi", ylabel=r"$\chi = dH/d\alpha$", lo="chi_boot_lo",
-                             hi="chi_boot_hi", hook=hook, extra_legend=extra, ylim=None, sharey=False,
-                             panel_h=1.8)
+    extra = [Line2D([], [], color="0.2", marker="*", ms=7, ls="none", label="argmax-χ cliff (hollow: grid edge)")]
+    fig, _, _ = facet_curves(chi, facet, "ratio_mid", "chi", ylabel=r"$\chi = dH/d\alpha$", lo="chi_boot_lo",
+                             hi="chi_boot_hi", facets=facets, hook=hook, extra_legend=extra, ylim=None,
+                             sharey=False, panel_h=1.8)
     return save(fig, out_pdf)

@@ -3,9 +3,10 @@
 One point per (press, ratio) cell, datasets pooled, one panel per model x
 regime; grey line: least-squares fit over the cells. Each title carries the
 aggregate correlation (Pearson r with its Fisher-z interval) and the
-item-level logistic-regression coefficient of GER with ratio as a covariate
-(kvroute.stats.ger_verdict): when only the aggregate is significant the
-correlation is a common trend in alpha, which the title says.
+item-level logistic-regression coefficient of GER with ratio, press, dataset
+and failure at alpha = 0 as covariates (kvroute.stats.ger_verdict, its
+"pooled" rows): when only the aggregate is significant the correlation is a
+common trend in alpha, which the title says.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from kvroute.figures.common import grid, legend_below, models_of, ordered, require, save, short
+from kvroute.figures.common import grid, legend_below, models_of, ordered, pooled_rows, require, save, short
 from kvroute.figures.style import press_color, regime_linestyle
 
 CELL_COLS = ["model", "regime", "press", "ratio", "ger", "hallucination_rate"]
@@ -26,10 +27,13 @@ VERDICT_COLS = ["model", "regime", "pearson_r", "pearson_lo", "pearson_hi", "ite
 def ger_cells(questions: pd.DataFrame) -> pd.DataFrame:
     """Per-answer rows (metrics/questions.parquet) -> mean GER and hallucination rate per cell.
 
-    Same cells as kvroute.stats.ger_aggregate: answers without evidence (GER NaN) drop out.
+    Same cells as kvroute.stats.ger_aggregate: answers without evidence (GER NaN) drop out, and
+    ratio 0 (the uncompressed cache every press shares) is one cell, drawn in the first press's colour.
     """
+    from kvroute.stats.ger import ratio0_once
+
     require(questions, ["model", "regime", "press", "ratio", "ger", "error_class"], "questions")
-    q = questions[np.isfinite(questions["ger"].to_numpy(float))]
+    q = ratio0_once(questions[np.isfinite(questions["ger"].to_numpy(float))])
     q = q.assign(h=(q["error_class"].astype(str) == "hallucination").astype(float),
                  ratio=q["ratio"].astype(float).round(10))
     return (q.groupby(["model", "regime", "press", "ratio"], sort=True)
@@ -49,7 +53,9 @@ def _title(regime: str, v: pd.Series | None) -> str:
     else:
         agg = "r: n/a"
     coef = float(v["item_ger_coef"]) if pd.notna(v["item_ger_coef"]) else np.nan
-    item = f"item β = {coef:.2f}, p {_fmt_p(float(v['item_ger_p']))}" if np.isfinite(coef) else "item β: n/a"
+    note = v.get("item_note")
+    p = "n/a (too few clusters)" if isinstance(note, str) and note else _fmt_p(float(v["item_ger_p"]))
+    item = f"item β = {coef:.2f}, p {p}" if np.isfinite(coef) else "item β: n/a"
     lines = [regime, agg, item]
     if "common_trend_only" in v and bool(v["common_trend_only"]):
         lines.append("→ common trend in α only")
@@ -67,6 +73,7 @@ def plot_ger_hallucination(cells: pd.DataFrame, verdict: pd.DataFrame | None, ou
     require(cells, CELL_COLS, "cells")
     if verdict is not None:
         require(verdict, VERDICT_COLS, "verdict")
+        verdict = pooled_rows(verdict, "verdict")  # the cells pool every dataset too
     if cells.duplicated(["model", "regime", "press", "ratio"]).any():
         raise ValueError("cells has several rows per model/regime/press/ratio; pool datasets first "
                          "(kvroute.figures.ger.ger_cells)")

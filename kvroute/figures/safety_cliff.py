@@ -5,10 +5,13 @@ rate (lighter, hollow markers) with passage-bootstrap bands, H_cond (the
 hallucination rate among items correct at alpha = 0; thin line, crosses, same
 colour) when the curves have it; optionally the
 global eviction rate of the evidence (GER, triangles) on a twin axis.
-Bottom: chi = dH/dalpha with its band and the estimated cliff (vertical line
-at the argmax interval, shaded bootstrap interval); optionally the cliff of
-the breakpoint test (kvroute.stats.breakpoint_test) as a downward triangle
-on the top edge when the test finds one inside the grid.
+Bottom: chi = dH/dalpha with its band and the argmax-chi cliff (the
+secondary estimate: vertical line at the argmax interval, shaded bootstrap
+interval); optionally the primary cliff estimate, the break of the
+breakpoint model (kvroute.stats.breakpoint_test), as a downward triangle on
+the top edge with its bootstrap CI as a horizontal bar, when the test finds
+a cliff inside the grid. Stats tables hold each dataset and "pooled": the
+figure draws the pooled rows.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from kvroute.figures.common import pool, short
+from kvroute.figures.common import pool, pooled_rows, short
 from kvroute.figures.style import (
     COLUMN_WIDTH,
     FULL_WIDTH,
@@ -39,7 +42,7 @@ COND_LABEL = "H_cond (correct at α=0)"
 CHI_COLS = [*KEYS, "ratio_mid", "chi", "chi_boot_lo", "chi_boot_hi"]
 CLIFF_COLS = [*KEYS, "cliff_ratio", "cliff_lo", "cliff_hi", "max_chi", "at_edge"]
 GER_COLS = [*KEYS, "ratio", "ger"]
-BREAKPOINT_COLS = [*KEYS, "cliff", "cliff_ratio", "at_edge"]
+BREAKPOINT_COLS = [*KEYS, "cliff", "cliff_ratio", "at_edge"]  # cliff_lo / cliff_hi (its CI) when present
 
 
 def _series(df: pd.DataFrame, model: str):
@@ -92,13 +95,19 @@ def _plot_breakpoints(ax, breakpoints: pd.DataFrame, model: str) -> None:
     from matplotlib.transforms import blended_transform_factory
 
     trans = blended_transform_factory(ax.transData, ax.transAxes)
-    for press, regime, s in _series(breakpoints, model):
+    for i, (press, regime, s) in enumerate(_series(breakpoints, model)):
         row = s.iloc[0]
         x = pd.to_numeric(row["cliff_ratio"], errors="coerce")
         if not bool(row["cliff"]) or not pd.notna(x) or not 0 <= x <= 1:
             continue  # no significant breakpoint, or its location lies off the grid
-        ax.plot(x, 0.97, marker="v", ms=5, color=press_color(press), mfc="white" if row["at_edge"] else
-                press_color(press), ls="none", transform=trans, clip_on=False, zorder=6)
+        c = press_color(press)
+        y = 0.97 - 0.06 * i  # one row per press x regime, so CIs do not hide each other
+        lo, hi = (pd.to_numeric(row.get(k), errors="coerce") for k in ("cliff_lo", "cliff_hi"))
+        if pd.notna(lo) and pd.notna(hi):
+            ax.plot([lo, hi], [y, y], color=c, ls=regime_linestyle(regime), lw=1.2, transform=trans, clip_on=False,
+                    zorder=6, solid_capstyle="butt")
+        ax.plot(x, y, marker="v", ms=5, color=c, mfc="white" if row["at_edge"] else c, ls="none", transform=trans,
+                clip_on=False, zorder=7)
 
 
 def _plot_chi(ax, chi: pd.DataFrame, cliffs: pd.DataFrame, model: str) -> None:
@@ -139,7 +148,7 @@ def _legend_groups(curves: pd.DataFrame, ger: bool = False, breakpoint: bool = F
     if ger:
         extra.append(Line2D([], [], color="0.2", marker="^", lw=0.7, label="GER (right axis)"))
     if breakpoint:
-        extra.append(Line2D([], [], color="0.2", marker="v", ls="none", label="breakpoint-test cliff"))
+        extra.append(Line2D([], [], color="0.2", marker="v", lw=1.2, label="breakpoint cliff, 95% CI"))
     return [
         [Line2D([], [], color=press_color(p), lw=2, label=p) for p in presses],
         [Line2D([], [], color="0.2", ls=regime_linestyle(r), label=r) for r in regimes],
@@ -147,7 +156,7 @@ def _legend_groups(curves: pd.DataFrame, ger: bool = False, breakpoint: bool = F
             Line2D([], [], color="0.2", marker="o", ls="none", label="hallucination"),
             *cond,
             Line2D([], [], color=lighter("0.2"), marker="o", mfc="white", ls="none", label="unknown"),
-            Line2D([], [], color="0.2", marker="*", ms=7, ls="none", label="cliff (hollow: grid edge)"),
+            Line2D([], [], color="0.2", marker="*", ms=7, ls="none", label="argmax-χ cliff (hollow: grid edge)"),
             *extra,
         ],
     ]
@@ -178,8 +187,12 @@ def plot_safety_cliff(
     Inputs are the outputs of kvroute.stats.rate_curves, susceptibility and
     cliff_location for the group (model, press, regime); optionally the
     per-dataset eviction tables (metrics/eviction.csv, pooled here for GER)
-    and kvroute.stats.breakpoint_test. Returns (pdf, png).
+    and kvroute.stats.breakpoint_test. Tables with a dataset column are drawn
+    from their "pooled" rows. Returns (pdf, png).
     """
+    curves, chi, cliff = pooled_rows(curves, "curves"), pooled_rows(chi, "chi"), pooled_rows(cliff, "cliff")
+    if breakpoint is not None:
+        breakpoint = pooled_rows(breakpoint, "breakpoint")
     ger = pool_ger(eviction) if eviction is not None else None
     if breakpoint is not None and breakpoint.empty:
         breakpoint = None  # no breakpoint test ran: nothing to mark

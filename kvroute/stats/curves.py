@@ -4,12 +4,13 @@ Uncertainty comes from a cluster bootstrap over *passages* (questions about
 the same passage are not independent). Within a group the same resampled
 passage sets are used at every ratio, so curves, their finite differences and
 the cliff location are all paired; `rate_curves`, `susceptibility` and
-`cliff_location` draw identical resamples for the same seed.
+`cliff_location` draw identical resamples for the same seed. A group that
+pools datasets resamples passages within each dataset (stratified; see
+kvroute.stats.bootstrap).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +19,9 @@ from statsmodels.stats.proportion import proportion_confint
 
 from kvroute.frames import require
 from kvroute.scoring import with_correct_at_0
+from kvroute.stats.bootstrap import cluster_ids, passage_ratio_sums, passage_weights, strata_of
+from kvroute.stats.bootstrap import percentile as _pct
+from kvroute.stats.bootstrap import ratio_of as _ratio_of
 
 DEFAULT_GROUP = ("model", "press", "regime")
 CLASSES = ("hallucination", "unknown", "empty", "correct")
@@ -48,56 +52,23 @@ def _groups(df: pd.DataFrame, group: Sequence[str]):
         yield dict(zip(group, key)), sub
 
 
-def cluster_ids(df: pd.DataFrame) -> pd.Series:
-    """The passage each answer is about: the unit of resampling and of clustered errors."""
-    # passage_id may repeat across datasets; the cluster is the passage itself.
-    if "dataset" in df.columns:
-        return df["dataset"].astype(str) + "\x1f" + df["passage_id"].astype(str)
-    return df["passage_id"].astype(str)
-
-
 def _passage_tables(sub: pd.DataFrame):
     """Per passage x ratio counts: n, one per class, f1 sum; with a correct_at_0
     column also cond_n / cond_hallucination, the same restricted to items
-    correct at ratio 0 (NA counts as not, so it drops out of H_cond only)."""
-    clusters = cluster_ids(sub)
-    passages = np.sort(clusters.unique())
-    ratios = np.sort(sub["ratio"].unique())
-    p_idx = np.searchsorted(passages, clusters.to_numpy())
-    r_idx = np.searchsorted(ratios, sub["ratio"].to_numpy())
-    shape = (len(passages), len(ratios))
-
-    def table(values):
-        out = np.zeros(shape)
-        np.add.at(out, (p_idx, r_idx), values)
-        return out
-
+    correct at ratio 0 (NA counts as not, so it drops out of H_cond only).
+    Returns (ratios, strata of the passages, counts)."""
     cls = sub["error_class"].astype(str).to_numpy()
-    counts = {c: table(cls == c) for c in CLASSES}
-    counts["n"] = table(np.ones(len(sub)))
-    counts["f1"] = table(sub["f1"].to_numpy(dtype=float)) if "f1" in sub else None
+    values = {c: cls == c for c in CLASSES}
+    values["n"] = np.ones(len(sub))
+    if "f1" in sub:
+        values["f1"] = sub["f1"].to_numpy(dtype=float)
     if "correct_at_0" in sub:
         cond = sub["correct_at_0"].astype("boolean").fillna(False).to_numpy(bool)
-        counts["cond_n"] = table(cond)
-        counts["cond_hallucination"] = table(cond & (cls == "hallucination"))
-    return passages, ratios, counts
-
-
-def _passage_weights(n_passages: int, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, n_passages) multiplicities of a passage resample with replacement.
-
-    Seeded per group, so a group's resamples do not depend on which other
-    groups are in the table.
-    """
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_passages, size=(n_boot, n_passages))
-    return np.stack([np.bincount(d, minlength=n_passages) for d in draws]).astype(float)
-
-
-def _ratio_of(w: np.ndarray, num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """Resampled rates: (weights @ numerator) / (weights @ denominator)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (w @ num) / (w @ den)
+        values["cond_n"] = cond
+        values["cond_hallucination"] = cond & (cls == "hallucination")
+    _, ratios, strata, counts = passage_ratio_sums(sub, values)
+    counts.setdefault("f1", None)
+    return ratios, strata, counts
 
 
 def ratio_of_sums(df: pd.DataFrame, num: str, den: str, n_boot: int = 1000, seed: int = 0,
@@ -105,6 +76,7 @@ def ratio_of_sums(df: pd.DataFrame, num: str, den: str, n_boot: int = 1000, seed
     """sum(num) / sum(den) over ``df`` with a passage-bootstrap interval: (estimate, lo, hi).
 
     NaN where the denominator sums to zero (nothing to compare against).
+    Passages are resampled within their dataset.
     """
     clusters = cluster_ids(df)
     passages, idx = np.unique(clusters.to_numpy(), return_inverse=True)
@@ -113,33 +85,19 @@ def ratio_of_sums(df: pd.DataFrame, num: str, den: str, n_boot: int = 1000, seed
         estimate = per[0].sum() / per[1].sum() if per[1].sum() > 0 else np.nan
     if not np.isfinite(estimate) or len(passages) < 2:
         return float(estimate), np.nan, np.nan
-    boot = _ratio_of(_passage_weights(len(passages), n_boot, seed), per[0], per[1])
+    strata = strata_of(df).groupby(clusters.to_numpy()).first().reindex(passages).to_numpy()
+    boot = _ratio_of(passage_weights(strata, n_boot, seed), per[0], per[1])
     boot = np.where(np.isfinite(boot), boot, np.nan)
     lo, hi = _pct(boot, ci)
     return float(estimate), float(lo), float(hi)
 
 
-def _pct(x: np.ndarray, ci: float, axis: int = 0):
-    q = (1 - ci) / 2
-    with warnings.catch_warnings():
-        # All-NaN columns (ratio missing from every resample) are expected in
-        # tiny groups; they give NaN bands, not a warning.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanquantile(x, q, axis=axis), np.nanquantile(x, 1 - q, axis=axis)
-
-
-def _passage_groups(scores: pd.DataFrame, group: Sequence[str], cols: Sequence[str] = ()):
-    """Per group of a scores table: key, sorted ratios and per passage x ratio counts."""
-    require(scores, [*group, "ratio", "passage_id", *cols], "scores table")
+def passage_groups(scores: pd.DataFrame, group: Sequence[str], cols: Sequence[str] = ()):
+    """Per group of a scores table: key, sorted ratios, the passages' strata and per
+    passage x ratio counts (see _passage_tables)."""
+    require(scores, [*group, "ratio", "passage_id", "error_class", *cols], "scores table")
     for key, sub in _groups(scores, group):
-        _, ratios, t = _passage_tables(sub)
-        yield key, ratios, t
-
-
-def _boot_rates(t: dict, classes: Sequence[str], n_boot: int, seed: int) -> list[np.ndarray]:
-    """Per class, (n_boot, n_ratios) rates over the same passage resamples."""
-    w = _passage_weights(t["n"].shape[0], n_boot, seed)
-    return [_ratio_of(w, t[c], t["n"]) for c in classes]
+        yield key, *_passage_tables(sub)
 
 
 def rate_curves(scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
@@ -157,10 +115,10 @@ def rate_curves(scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
     """
     rows = []
     scores = with_correct_at_0(scores)
-    for key, ratios, t in _passage_groups(scores, group, ["error_class", "f1"]):
+    for key, ratios, strata, t in passage_groups(scores, group, ["f1"]):
         n, n_cond = t["n"].sum(axis=0), t["cond_n"].sum(axis=0)
         h, u = t["hallucination"].sum(axis=0), t["unknown"].sum(axis=0)
-        w = _passage_weights(t["n"].shape[0], n_boot, seed)
+        w = passage_weights(strata, n_boot, seed)
         h_boot, u_boot = (_ratio_of(w, t[c], t["n"]) for c in ("hallucination", "unknown"))
         hc_boot = _ratio_of(w, t["cond_hallucination"], t["cond_n"])
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -221,11 +179,11 @@ def _chi_inputs(data: pd.DataFrame, group: Sequence[str], n_boot: int, seed: int
     are None). Groups with fewer than two ratios have an empty chi.
     """
     if "error_class" in data.columns:
-        for key, ratios, t in _passage_groups(data, group):
+        for key, ratios, strata, t in passage_groups(data, group):
             h = t["hallucination"].sum(axis=0) / t["n"].sum(axis=0)
             boot = None
             if len(ratios) > 1:
-                boot = _chi(_boot_rates(t, ["hallucination"], n_boot, seed)[0], ratios)
+                boot = _chi(_ratio_of(passage_weights(strata, n_boot, seed), t["hallucination"], t["n"]), ratios)
             yield key, ratios, _chi(h, ratios), boot
     elif "hallucination_rate" in data.columns:
         require(data, [*group, "ratio"], "curves table")
@@ -271,7 +229,12 @@ def susceptibility(data: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
 
 def cliff_location(data: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
                    group: Sequence[str] = DEFAULT_GROUP, ci: float = 0.95) -> pd.DataFrame:
-    """One row per group: where chi peaks (the safety cliff) and how sure we are.
+    """One row per group: where chi peaks, the *secondary* cliff estimate.
+
+    The argmax of chi can only land on a grid interval, so it moves with the
+    grid spacing (a narrow interval turns a small step into a large chi); the
+    primary estimate is the breakpoint model's break with its bootstrap CI
+    (kvroute.stats.breakpoint.breakpoint_test, stats/breakpoint.csv).
 
     Columns: *group, cliff_ratio (midpoint of the argmax-chi interval),
     cliff_interval_lo/hi (that interval's ends), cliff_lo/cliff_hi (bootstrap

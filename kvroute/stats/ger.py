@@ -4,29 +4,33 @@ Two views, reported side by side because they can disagree:
 
 - ger_aggregate: the paper's view (Fig. 24). Per (press, ratio) cell, mean GER
   and hallucination rate H; Pearson and Spearman correlation across cells
-  with Fisher-z confidence intervals. Both GER and H rise with alpha, so a
-  strong correlation here can be nothing but a common trend in alpha.
-- ger_item_model: one row per answer. Logistic regression of hallucination
-  on GER with ratio as a covariate (categorical by default, which absorbs any
-  shape of the alpha trend), errors clustered by passage (GEE, exchangeable;
-  cluster-robust GLM if GEE fails). GER's coefficient is then identified
-  only from variation in GER *at the same ratio* (across questions, presses).
+  with Fisher-z confidence intervals. Ratio 0 is one uncompressed cache that
+  every press shares, so it is one cell, not one per press. Both GER and H
+  rise with alpha, so a strong correlation here can be nothing but a common
+  trend in alpha.
+- ger_item_model: one row per answer at ratio > 0. Logistic regression
+  ``hallucination ~ ger + C(ratio) + press + C(dataset) + failed_at_0``
+  (kvroute.stats.clustered: errors clustered by passage). The categorical
+  ratio absorbs any shape of the alpha trend, so GER's coefficient is
+  identified only from variation in GER *at the same ratio* (across
+  questions, presses); failed_at_0 (the item was not correct uncompressed)
+  separates what the model never knew from what compression did. Items whose
+  gold is "I don't know" have no evidence to lose and are left out.
 - ger_verdict: joins both and flags ``common_trend_only`` when the aggregate
   correlation is significant but the item-level GER effect is not.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-import statsmodels.formula.api as smf
 from scipy import stats as st
 
-from kvroute.frames import present
-from kvroute.stats.curves import _groups, cluster_ids
+from kvroute.frames import present, require
+from kvroute.scoring import is_idk_gold, parse_answers, with_correct_at_0
+from kvroute.stats.clustered import (COEF_COLUMNS, clusters_note, coef_rows, controls, drop_separated_ratios,
+                                     fit_logit, model_frame)
+from kvroute.stats.curves import _groups
 
 GROUP = ("model", "regime")
 CELL = ("press", "ratio")
@@ -50,14 +54,28 @@ def _usable(questions: pd.DataFrame) -> pd.DataFrame:
     return q
 
 
+def ratio0_once(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the ratio-0 rows of one press only: every press shares the uncompressed cache."""
+    if "press" not in df or df.empty:
+        return df
+    zero = np.isclose(df["ratio"].to_numpy(float), 0.0)
+    if not zero.any():
+        return df
+    first = sorted(df.loc[zero, "press"].astype(str).unique())[0]
+    return df[~zero | (df["press"].astype(str) == first).to_numpy()]
+
+
 def ger_aggregate(questions: pd.DataFrame, group=GROUP, cell=CELL, ci: float = 0.95) -> pd.DataFrame:
     """Columns: *group, n_cells, n_questions, pearson_r, pearson_lo, pearson_hi, pearson_p,
     spearman_rho, spearman_lo, spearman_hi, spearman_p, reason.
 
-    Spearman's interval uses the Bonett-Wright standard error sqrt((1 + rho^2/2)/(n-3)).
+    Cells are press x ratio with ratio 0 counted once (n_questions counts its
+    answers once too). Spearman's interval uses the Bonett-Wright standard
+    error sqrt((1 + rho^2/2)/(n-3)).
     """
     rows = []
     for key, sub in _keyed(_usable(questions), group):
+        sub = ratio0_once(sub)
         cells = sub.groupby(list(cell), sort=True).agg(ger=("ger", "mean"), h=("hallucination", "mean"))
         row = {**key, "n_cells": len(cells), "n_questions": len(sub), "reason": ""}
         for name in ("pearson_r", "pearson_lo", "pearson_hi", "pearson_p",
@@ -78,40 +96,31 @@ def ger_aggregate(questions: pd.DataFrame, group=GROUP, cell=CELL, ci: float = 0
     return pd.DataFrame(rows)
 
 
-def _fit(data: pd.DataFrame, formula: str):
-    """GEE (exchangeable) with passage clusters; cluster-robust GLM if GEE fails."""
-    groups = pd.factorize(data["cluster"])[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            res = smf.gee(formula, groups=groups, data=data, family=sm.families.Binomial(),
-                          cov_struct=sm.cov_struct.Exchangeable()).fit(maxiter=100)
-            if np.all(np.isfinite(res.params)) and np.all(np.isfinite(res.bse)):
-                return res, "gee_exchangeable"
-        except Exception:  # noqa: BLE001 - any numerical failure falls back to the GLM
-            pass
-        res = smf.glm(formula, data=data, family=sm.families.Binomial()).fit(
-            cov_type="cluster", cov_kwds={"groups": groups})
-        return res, "glm_cluster_robust"
+def item_rows(questions: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The answers the item model uses (ratio > 0, GER known, gold not "I don't know",
+    correct_at_0 known) with hallucination and failed_at_0 as 0/1, and how many were left out."""
+    q = with_correct_at_0(_usable(questions))
+    q = q[q["ratio"].to_numpy(float) > 0]
+    idk = np.array([is_idk_gold(parse_answers(a)) for a in q["answers"]], dtype=bool)
+    base = q["correct_at_0"].astype("boolean")
+    keep = ~idk & base.notna().to_numpy()
+    q = q[keep].assign(failed_at_0=(~base[keep].astype(bool)).astype(float))
+    return q, {"n_idk": int(idk.sum()), "n_no_ratio0": int((~idk & base.isna().to_numpy()).sum())}
 
 
 def _item_one(sub: pd.DataFrame, ratio_term: str, min_clusters: int) -> tuple[list[dict], dict]:
-    data = sub[["hallucination", "ger", "ratio"]].copy()
-    data["cluster"] = cluster_ids(sub).to_numpy()
-    data["ratio_level"] = data["ratio"].round(10).astype(str)
-    info = {"n": len(data), "n_dropped": 0, "n_clusters": data["cluster"].nunique(), "method": "", "reason": ""}
+    data = model_frame(sub, ["hallucination", "ger", "ratio", "press", "dataset", "failed_at_0"])
+    n_dropped = 0
     if ratio_term == "categorical":
-        # A ratio level where every answer is (or none is) a hallucination is
-        # perfectly separated by its own intercept: it carries no information
-        # on GER and makes the fit diverge, so it is left out.
-        varies = data.groupby("ratio_level")["hallucination"].transform("nunique") > 1
-        info["n_dropped"] = int((~varies).sum())
-        data = data[varies]
-        rhs = "ger + C(ratio_level)" if data["ratio_level"].nunique() > 1 else "ger"
-        terms = ["ger"]
+        data, n_dropped = drop_separated_ratios(data, "hallucination")
+        terms, rhs = ["ger"], ["ger", *controls(data)]
     else:
-        rhs, terms = "ger + ratio", ["ger", "ratio"]
-    info["n"], info["n_clusters"] = len(data), data["cluster"].nunique()
+        terms, rhs = ["ger", "ratio"], ["ger", "ratio", *controls(data, {"press": "press", "C(dataset)": "dataset"})]
+    if data["failed_at_0"].nunique() > 1:
+        rhs.append("failed_at_0")
+    formula = "hallucination ~ " + " + ".join(rhs)
+    info = {"n": len(data), "n_dropped": n_dropped, "n_clusters": data["cluster"].nunique(), "n_params": np.nan,
+            "method": "", "formula": formula, "reason": "", "note": ""}
     if info["n_clusters"] < min_clusters:
         info["reason"] = f"{info['n_clusters']} passage clusters (need {min_clusters})"
     elif data["hallucination"].nunique() < 2:
@@ -120,52 +129,63 @@ def _item_one(sub: pd.DataFrame, ratio_term: str, min_clusters: int) -> tuple[li
         info["reason"] = "GER is constant"
     if info["reason"]:
         return [{"term": t} for t in terms], info
-    res, info["method"] = _fit(data, f"hallucination ~ {rhs}")
-    conf = res.conf_int()
-    out = []
-    for t in terms:
-        out.append({"term": t, "coef": float(res.params[t]), "se": float(res.bse[t]),
-                    "z": float(res.tvalues[t]), "p": float(res.pvalues[t]),
-                    "ci_lo": float(conf.loc[t, 0]), "ci_hi": float(conf.loc[t, 1]),
-                    "odds_ratio": float(np.exp(res.params[t]))})
-    return out, info
+    res, info["method"] = fit_logit(data, formula)
+    info["n_params"] = len(res.params)
+    info["note"] = clusters_note(info["n_clusters"], info["n_params"])
+    return coef_rows(res, terms, info["note"]), info
 
 
 def ger_item_model(questions: pd.DataFrame, group=GROUP, ratio_term: str = "categorical",
                    min_clusters: int = 5) -> pd.DataFrame:
-    """Columns: *group, term, coef, se, z, p, ci_lo, ci_hi, odds_ratio (per unit GER:
-    all of T_ans evicted vs none), n, n_dropped, n_clusters, ratio_term, method, reason.
+    """Columns: *group, term, coef, se, z, p, ci_lo, ci_hi, odds_ratio (+ _lo/_hi; per unit
+    GER: all of T_ans evicted vs none), n, n_dropped (ratio levels without variation),
+    n_idk ("I don't know" golds left out), n_no_ratio0 (no ratio-0 answer, so no
+    failed_at_0), n_clusters, n_params, ratio_term, method, formula, reason, note.
 
-    ratio_term: "categorical" (fixed effect per grid ratio) or "linear".
+    ratio_term: "categorical" (C(ratio): a fixed effect per grid ratio) or
+    "linear". Controls that do not vary within a group (one press, one
+    dataset) are left out of its formula. p is NaN, with a note, when there
+    are fewer than 5 passage clusters per estimated parameter.
     """
     if ratio_term not in ("categorical", "linear"):
         raise ValueError(f"ratio_term must be categorical or linear, not {ratio_term!r}")
+    require(questions, ["ratio", "ger", "error_class", "answers", "passage_id"], "questions table")
     rows = []
-    for key, sub in _keyed(_usable(questions), group):
-        terms, info = _item_one(sub, ratio_term, min_clusters)
+    for key, sub in _keyed(questions, group):
+        usable, left_out = item_rows(sub)
+        terms, info = _item_one(usable, ratio_term, min_clusters)
         for t in terms:
-            blank = {c: np.nan for c in ("coef", "se", "z", "p", "ci_lo", "ci_hi", "odds_ratio")}
-            rows.append({**key, "term": t["term"], **blank, **t, **info, "ratio_term": ratio_term})
+            rows.append({**key, "term": t["term"], **dict.fromkeys(COEF_COLUMNS, np.nan), **t, **info, **left_out,
+                         "ratio_term": ratio_term})
     return pd.DataFrame(rows)
 
 
 def ger_verdict(aggregate: pd.DataFrame, item: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """``aggregate`` plus item_ger_coef/p/ci, item_method, aggregate_significant,
-    item_significant, common_trend_only and a one-line verdict."""
-    group = [c for c in GROUP if c in aggregate.columns and c in item.columns]
-    ger = item[item["term"] == "ger"][[*group, "coef", "p", "ci_lo", "ci_hi", "method", "reason"]].rename(
-        columns={"coef": "item_ger_coef", "p": "item_ger_p", "ci_lo": "item_ger_ci_lo", "ci_hi": "item_ger_ci_hi",
-                 "method": "item_method", "reason": "item_reason"})
+    """``aggregate`` plus item_ger_coef/p/ci, item_method, item_reason, item_note,
+    aggregate_significant, item_significant, common_trend_only and a one-line verdict.
+
+    common_trend_only needs an item-level p-value: without one (too few
+    clusters, or no fit) the item level cannot say the correlation is a trend.
+    """
+    group = [c for c in ("model", "dataset", "regime") if c in aggregate.columns and c in item.columns]
+    cols = {"coef": "item_ger_coef", "p": "item_ger_p", "ci_lo": "item_ger_ci_lo", "ci_hi": "item_ger_ci_hi",
+            "method": "item_method", "reason": "item_reason", "note": "item_note"}
+    ger = item[item["term"] == "ger"]
+    ger = ger[[*group, *present(ger, cols)]].rename(columns=cols)
     out = aggregate.merge(ger, on=group, how="left") if group else pd.concat([aggregate, ger], axis=1)
+    if "item_note" not in out:
+        out["item_note"] = ""
     out["aggregate_significant"] = (out["pearson_p"] < alpha) & (out["pearson_r"] > 0)
     out["item_significant"] = (out["item_ger_p"] < alpha) & (out["item_ger_coef"] > 0)
-    out["common_trend_only"] = out["aggregate_significant"] & ~out["item_significant"]
+    out["common_trend_only"] = out["aggregate_significant"] & out["item_ger_p"].notna() & ~out["item_significant"]
 
     def verdict(r) -> str:
         if not r["aggregate_significant"]:
             return "no significant aggregate correlation"
         if r["item_significant"]:
             return "GER predicts hallucination beyond the ratio trend"
+        if isinstance(r["item_note"], str) and r["item_note"]:
+            return "aggregate correlation; too few passage clusters for an item-level p-value"
         if pd.isna(r["item_ger_p"]):
             return "aggregate correlation; item-level model not estimable"
         return "aggregate correlation is only a common trend in ratio"

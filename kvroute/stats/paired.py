@@ -3,7 +3,8 @@
 The same question is answered under both regimes, so the comparison is a
 McNemar test on discordant pairs (exact binomial when fewer than 25), per
 model, dataset, press and ratio; Benjamini-Hochberg across the whole table
-per model and outcome.
+per model and outcome. Pairs are matched on dataset, passage and qid, so a
+table that pools datasets still pairs each question with itself.
 """
 
 from __future__ import annotations
@@ -12,13 +13,20 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.contingency_tables import mcnemar
 
-from kvroute.frames import present
+from kvroute.frames import present, require
 from kvroute.stats.multiple import bh_adjust
 
 GROUP = ("model", "dataset", "press", "ratio")
+# What names one question across the regimes; dataset and passage keep ids apart when datasets are pooled.
+ITEM = ("dataset", "passage_id", "qid")
 OUTCOMES = ("hallucination", "correct")
 COLUMNS = ("outcome", "rate_agnostic", "rate_aware", "diff", "n_pairs", "both", "agnostic_only", "aware_only",
            "neither", "statistic", "p", "exact", "p_bh", "reject_bh")
+
+
+def item_keys(scores: pd.DataFrame, group) -> list[str]:
+    """The ITEM columns of ``scores`` not already in ``group``: with them a row names one question."""
+    return [c for c in present(scores, ITEM) if c not in group]
 
 
 def mcnemar_counts(agnostic: np.ndarray, aware: np.ndarray) -> dict:
@@ -37,11 +45,12 @@ def mcnemar_table(scores: pd.DataFrame, group=GROUP, outcomes=OUTCOMES, alpha: f
     agnostic), both, agnostic_only, aware_only, neither, statistic, p, exact,
     p_bh, reject_bh. Empty if the table lacks one of the two regimes.
     """
+    require(scores, ["regime", "qid", "error_class"], "scores table")
     group = present(scores, group)
     if not {"agnostic", "aware"} <= set(scores["regime"].astype(str)):
         # Header only, so a one-regime study still writes a readable CSV.
         return pd.DataFrame(columns=[*group, *COLUMNS])
-    keys = [*group, "qid"]
+    keys = [*group, *item_keys(scores, group)]
     rows = []
     for outcome in outcomes:
         flag = (scores["error_class"].astype(str) == outcome).rename("y")

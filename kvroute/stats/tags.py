@@ -6,7 +6,8 @@ family (one model, dataset, regime, press, ratio and tag dimension):
 - tag_vs_rest: Fisher's exact test of the tag's hallucination rate against the
   other tags' at the same ratio (heterogeneity across tags).
 - vs_ratio0: McNemar test of the same questions at this ratio vs ratio 0 (does
-  this tag degrade yet?). Paired by qid; ratio 0 rows give no test.
+  this tag degrade yet?). Paired by item (dataset, passage, qid); ratio 0 rows
+  give no test.
 
 Each row also carries H_cond: the tag's hallucination rate among its n_cond
 answers whose item was correct at ratio 0 (no test on it).
@@ -22,15 +23,21 @@ from kvroute.frames import present
 from kvroute.scoring import with_correct_at_0
 from kvroute.stats.curves import wilson_interval
 from kvroute.stats.multiple import bh_adjust
-from kvroute.stats.paired import mcnemar_counts
+from kvroute.stats.paired import item_keys, mcnemar_counts
 
 TAGS = ("answer_type", "question_type", "direction", "hop")
 GROUP = ("model", "dataset", "regime", "press", "ratio")
 
 
+def _base_keys(scores: pd.DataFrame, group: list[str]) -> list[str]:
+    """One item under one group without ratio: what pairs an answer with its ratio-0 answer."""
+    keys = [c for c in group if c != "ratio"]
+    return keys + item_keys(scores, keys)
+
+
 def _base_flags(scores: pd.DataFrame, group: list[str]) -> pd.Series:
-    """Hallucination at ratio 0 per (group without ratio, qid)."""
-    keys = [c for c in group if c != "ratio"] + ["qid"]
+    """Hallucination at ratio 0 per item (_base_keys)."""
+    keys = _base_keys(scores, group)
     base = scores[np.isclose(scores["ratio"].to_numpy(float), 0.0)]
     return (base["error_class"].astype(str) == "hallucination").groupby([base[k] for k in keys]).first()
 
@@ -43,7 +50,7 @@ def tag_tests(scores: pd.DataFrame, tags=TAGS, group=GROUP, alpha: float = 0.05)
     group = present(scores, group)
     scores = with_correct_at_0(scores)
     base = _base_flags(scores, group)
-    base_keys = [c for c in group if c != "ratio"] + ["qid"]
+    base_keys = _base_keys(scores, group)
     rows = []
     for key, cell in scores.groupby(group, sort=True, dropna=False):
         key = dict(zip(group, key if isinstance(key, tuple) else (key,)))
