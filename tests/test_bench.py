@@ -65,7 +65,7 @@ def test_bench_runs_both_loops_and_agrees_in_float32(smollm2_manifest, tmp_path,
 
 def test_bench_measures_what_reachability_costs(smollm2_manifest, tmp_path, capsys):
     out = tmp_path / "bench.json"
-    bench().main(["--config", str(REPO / "config" / "ci_small.yaml"), "--passages", "1", "--datasets", "base",
+    bench().main(["--config", str(REPO / "config" / "ci_small.yaml"), "--passages", "1",
                   "--models-dir", str(smollm2_manifest.parent.parent), "--reachability-cost", "--skip-stock",
                   "--out", str(out)])
     result = json.loads(out.read_text())
