@@ -143,8 +143,12 @@ def test_answers_do_not_depend_on_how_rows_are_batched(smollm2):
     assert texts[1] == texts[7] == texts[64]
     arrays = {size: {k: np.stack(v) for k, v in out["arrays"].items()} for size, out in runs.items()}
     for size in (7, 64):
-        for name in ("argmax", "argmax_content", "question_only"):
+        for name in ("argmax", "argmax_content"):
             assert np.array_equal(arrays[size][name], arrays[1][name]), name
+        # Hidden states are floats from matmuls whose kernels depend on the batch shape: equal to rounding.
+        for name in ("states", "question_only"):
+            assert np.allclose(arrays[size][name].astype(np.float32), arrays[1][name].astype(np.float32),
+                               rtol=1e-2, atol=1e-2), name
         for name in ("reachable_def2", "reachable_prefill"):
             assert np.array_equal(arrays[size][name], arrays[1][name], equal_nan=True)
         assert torch.allclose(torch.tensor(arrays[size]["answer_mass"]).float(),
