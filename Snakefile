@@ -58,3 +58,4 @@ rule all:
         expand("results/{model}/probe/probe_scores.csv", model=MODELS),
         expand("results/{model}/stats/breakpoint.csv", model=MODELS),
         expand("results/{model}/stats/ger_hallucination.csv", model=MODELS),
+        expand("results/{model}/stats/evidence_predictors.csv", model=MODELS),

@@ -33,6 +33,12 @@ KVPRESS_PRESSES = (
     "StreamingLLMPress", "TOVAPress", "ThinKPress",
 )
 
+# Wrapper presses, and the scorers whose score() reads the uncompressed prefill
+# only, never the ratio: one prefill then serves every ratio (verified against
+# stock in tests), and an oracle can steer the memoised scores.
+WRAPPERS = ("AdaKVPress", "ChunkPress")
+RATIO_FREE_SCORERS = ("ExpectedAttentionPress", "KnormPress", "StreamingLLMPress")
+
 
 class ConfigError(ValueError):
     """A config problem; the message starts with the offending key."""
@@ -95,6 +101,7 @@ def _check_references(config: dict) -> None:
                     f"config key presses.{name}.{field}: {spec[field]!r} is not a kvpress press; "
                     f"allowed values: {', '.join(KVPRESS_PRESSES)}"
                 )
+    _check_oracle(config)
     generators = generator_names()
     for name, spec in config["datasets"].items():
         if ("path" in spec) == ("passages" in spec):
@@ -113,6 +120,54 @@ def _check_references(config: dict) -> None:
         if chosen.get(field) is not None and chosen[field] not in studied:
             raise ConfigError(f"config key figures.eviction_map.{field}: {chosen[field]!r} is not in study; "
                               f"allowed values: {', '.join(studied)}")
+
+
+def _check_oracle(config: dict) -> None:
+    """Oracle presses run only under study.oracle, on a studied base press whose prefill they can share."""
+    from kvroute.oracle import base_press_of
+
+    study, presses = config["study"], config["presses"]
+    for i, name in enumerate(study["presses"]):
+        if "oracle" in presses[name]:
+            raise ConfigError(f"config key study.presses[{i}]: {name!r} is an oracle press; "
+                              f"list it under study.oracle.presses")
+    for name, spec in presses.items():
+        if "oracle" in spec and not (spec["press"] in WRAPPERS and spec.get("scorer") in RATIO_FREE_SCORERS):
+            raise ConfigError(f"config key presses.{name}.oracle: an oracle steers the scores of "
+                              f"{' or '.join(WRAPPERS)} around a scorer one prefill serves; allowed scorers: "
+                              f"{', '.join(RATIO_FREE_SCORERS)}")
+    oracle = study.get("oracle")
+    if not oracle:
+        return
+    oracles = sorted(n for n, spec in presses.items() if "oracle" in spec)
+    for i, name in enumerate(oracle["presses"]):
+        if name not in oracles:
+            raise ConfigError(f"config key study.oracle.presses[{i}]: {name!r} is not a press with an oracle; "
+                              f"allowed values: {', '.join(oracles) or '(none registered)'}")
+        if base_press_of(presses[name], presses, study["presses"]) is None:
+            raise ConfigError(f"config key study.oracle.presses[{i}]: {name!r} has no base press: no press in "
+                              f"study.presses has its spec without the oracle; allowed values: "
+                              f"{', '.join(study['presses'])} (with an oracle key added)")
+    for field, studied in (("ratios", [float(r) for r in study["ratios"]]), ("regimes", study["regimes"])):
+        for i, value in enumerate(oracle[field]):
+            if (float(value) if field == "ratios" else value) not in studied:
+                raise ConfigError(f"config key study.oracle.{field}[{i}]: {value!r} is not in study.{field} "
+                                  f"(the base rows it is compared with); allowed values: "
+                                  f"{', '.join(map(str, studied))}")
+
+
+def oracle_plan(config: dict, regime: str) -> dict:
+    """What one infer job of ``regime`` runs beyond its presses: {} or {presses: {name: ...}, ratios, seed}."""
+    from kvroute.oracle import base_press_of
+
+    study, presses = config["study"], config["presses"]
+    oracle = study.get("oracle")
+    if not oracle or regime not in oracle["regimes"] or not oracle["presses"] or not oracle["ratios"]:
+        return {}
+    return {"presses": {name: {"spec": presses[name], "variant": presses[name]["oracle"],
+                               "base": base_press_of(presses[name], presses, study["presses"])}
+                        for name in oracle["presses"]},
+            "ratios": sorted(float(r) for r in oracle["ratios"]), "seed": int(config.get("seed", 0))}
 
 
 def generator_names() -> tuple[str, ...]:

@@ -124,19 +124,32 @@ class ScoreBank:
         self.memo: dict = {}
         self._scorer = None
 
-    def press(self, ratio: float):
+    def press(self, ratio: float, steer: Steer | None = None):
+        """The press at ``ratio`` on the memoised scores, steered by an oracle when ``steer`` is given."""
         if self._scorer is None:
             self._scorer = press_registry.scorer_classes()[self.spec["scorer"]](
                 compression_ratio=ratio, **self.spec.get("scorer_args", {})
             )
-        memo = press_registry.MemoScorer(compression_ratio=ratio, inner=self._scorer, memo=self.memo)
-        return press_registry.build(self.spec, ratio, scorer=memo)
+        scorer = press_registry.MemoScorer(compression_ratio=ratio, inner=self._scorer, memo=self.memo)
+        if steer is not None:
+            scorer = press_registry.SteeredScorer(compression_ratio=ratio, inner=scorer, direction=steer.direction,
+                                                  positions=torch.as_tensor(steer.positions, dtype=torch.long))
+        return press_registry.build(self.spec, ratio, scorer=scorer)
+
+
+@dataclass(frozen=True)
+class Steer:
+    """An oracle's steering of one cell: context positions moved to the top (+1) or bottom (-1) of the scores."""
+
+    positions: tuple[int, ...]
+    direction: int
 
 
 @torch.inference_mode()
-def compress_cell(pre: Prefill, name: str, spec: dict, ratio: float, bank: ScoreBank) -> Cell:
-    """Apply ``spec`` at ``ratio`` to a recorded prefill with kvpress's own selection code."""
-    press = bank.press(ratio)
+def compress_cell(pre: Prefill, name: str, spec: dict, ratio: float, bank: ScoreBank,
+                  steer: Steer | None = None) -> Cell:
+    """Apply ``spec`` at ``ratio`` to a recorded prefill with kvpress's own selection code (steered by an oracle)."""
+    press = bank.press(ratio, steer)
     keys, values, masked, kept, positions = [], [], [], [], []
     for (module, hidden, kwargs), k, v in zip(pre.layer_inputs, pre.keys, pre.values):
         module.masked_key_indices = None

@@ -8,11 +8,14 @@ appear atomically only when every passage is done.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import shutil
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from kvroute import artifacts, engine, evidence, ledger, prompts, reachability
+from kvroute import oracle as oracle_variants
 from kvroute import config as kvconfig
 from kvroute import presses as press_registry
 from kvroute.datasets import load_jsonl
@@ -57,19 +61,47 @@ def probe_layer_indices(fractions: list[float], n_layers: int) -> list[int]:
     return sorted({int(round(f * n_layers)) for f in fractions})
 
 
-def _cells_for(model, pre, presses: dict, ratios: list[float]):
+def _cells_for(model, pre, presses: dict, ratios: list[float], banks: dict):
     """Yield every (press name, ratio, Cell); ratio 0 is the uncompressed cache, shared by all presses."""
     if 0.0 in ratios:
         yield None, 0.0, engine.uncompressed_cell(pre)
     for name, spec in presses.items():
-        bank = engine.ScoreBank(spec) if press_registry.shares_prefill(spec) else None
         for ratio in ratios:
             if ratio == 0.0:
                 continue
-            if bank is not None:
-                yield name, ratio, engine.compress_cell(pre, name, spec, ratio, bank)
+            if name in banks:
+                yield name, ratio, engine.compress_cell(pre, name, spec, ratio, banks[name])
             else:
                 yield name, ratio, engine.stock_cell(model, pre, name, spec, ratio)
+
+
+@dataclass
+class DeferredCell:
+    """An oracle cell, built only when its batch runs.
+
+    Oracle cells are per question (T_ans differs), so a passage has many; per-
+    question Chunk caches of a long passage would not fit in memory at once.
+    ``like`` is the base cell: same press, ratio and budget, so the same shape.
+    After the batch only the kept mask stays (ledger, reachability).
+    """
+
+    press: str
+    ratio: float
+    like: engine.Cell
+    build: Callable[[], engine.Cell]
+    kept: list[torch.Tensor] | None = None
+
+
+def _shape_of(cell) -> engine.Cell:
+    return cell.like if isinstance(cell, DeferredCell) else cell
+
+
+def _built(cell) -> engine.Cell:
+    if not isinstance(cell, DeferredCell):
+        return cell
+    built = cell.build()
+    cell.kept = built.kept
+    return built
 
 
 def answer_in_batches(model, tokenizer, row_cells, context_length, question_ids, evidence_positions,
@@ -87,9 +119,9 @@ def answer_in_batches(model, tokenizer, row_cells, context_length, question_ids,
             outs = []
             for rows in _batches(row_cells, max_batch):
                 outs.append(engine.answer(
-                    model, tokenizer, [row_cells[i] for i in rows], context_length, [question_ids[i] for i in rows],
-                    max_new_tokens, probe_layers, routing=True, evidence=[evidence_positions[i] for i in rows],
-                    reach_threshold=reach_threshold))
+                    model, tokenizer, [_built(row_cells[i]) for i in rows], context_length,
+                    [question_ids[i] for i in rows], max_new_tokens, probe_layers, routing=True,
+                    evidence=[evidence_positions[i] for i in rows], reach_threshold=reach_threshold))
             return outs, max_batch
         except torch.cuda.OutOfMemoryError:
             if max_batch == 1:
@@ -110,36 +142,72 @@ def _batches(row_cells, max_batch: int) -> list[list[int]]:
     return batches
 
 
-def _stackable(a: engine.Cell, b: engine.Cell) -> bool:
+def _stackable(a, b) -> bool:
     # Padding to a common length needs every layer of both cells to keep the same number of slots.
+    a, b = _shape_of(a), _shape_of(b)
     return a is b or (engine.layer_uniform_length(a) is not None and engine.layer_uniform_length(b) is not None)
 
 
-def _row_order(cells: list[engine.Cell], question_lengths: list[int]) -> list[tuple[int, int]]:
-    """(cell, question) rows in the order they are batched.
+def _row_order(cells: list, question_lengths: list[int],
+               rows: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
+    """(cell, question) rows in the order they are batched (``rows``: which pairs exist; default all).
 
     Stackable cells' rows are sorted by question length: a batch's question
     padding costs full forward FLOPs, while padding shorter caches only costs
     attention over masked slots. Cells that must be batched alone follow, each
     with its rows together.
     """
-    lengths = [engine.layer_uniform_length(cell) for cell in cells]
+    lengths = [engine.layer_uniform_length(_shape_of(cell)) for cell in cells]
+    if rows is None:
+        rows = [(c, q) for c in range(len(cells)) for q in range(len(question_lengths))]
 
     def key(row):
         c, q = row
         ragged = lengths[c] is None
         return (ragged, c if ragged else 0, question_lengths[q], -(lengths[c] or 0))
 
-    return sorted(((c, q) for c in range(len(cells)) for q in range(len(question_lengths))), key=key)
+    return sorted(rows, key=key)
+
+
+@dataclass
+class OracleRow:
+    """One oracle cell of a passage: an oracle press at a ratio, for one question."""
+
+    press: str
+    variant: str
+    base: str
+    ratio: float
+    question: int
+    positions: list[int]
+
+
+def _oracle_rows(record: dict, oracle: dict, presses: dict, t_ans: list[list[int]],
+                 passage_tokens: tuple[int, int], context_length: int) -> list[OracleRow]:
+    """Every oracle cell of the passage, with the positions its variant steers (kvroute.oracle)."""
+    out = []
+    for name, o in oracle.get("presses", {}).items():
+        if o["base"] not in presses:
+            raise ValueError(f"oracle press {name!r}: its base press {o['base']!r} is not run by this job")
+        pool = np.zeros(context_length, dtype=bool)
+        pool[passage_tokens[0]:passage_tokens[1]] = True
+        pool[press_registry.sink_positions(presses[o["base"]], context_length)] = False
+        for j, q in enumerate(record["questions"]):
+            # the same generator at every ratio: a question's random spans do not move with the ratio
+            positions, _ = oracle_variants.steered_positions(
+                o["variant"], t_ans[j], pool, oracle_variants.rng_for(oracle["seed"], record["passage_id"], q["qid"]))
+            out += [OracleRow(name, o["variant"], o["base"], float(r), j, positions) for r in oracle["ratios"]]
+    return out
 
 
 def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, ratios: list[float],
                    max_new_tokens: int, max_batch: int, probe_layers: list[int],
-                   reach_threshold: float | None = None) -> dict:
+                   reach_threshold: float | None = None, oracle: dict | None = None) -> dict:
     """Everything one passage contributes: prediction rows, hidden states, routing, ledger rows.
 
     Every (press, ratio) cell x question of the passage is one row; rows of all
     cells are answered together in batches of similar question length.
+    ``oracle`` (``kvroute.config.oracle_plan``) adds one cell per oracle press,
+    ratio and question, steered on the base press's memoised scores.
     """
     questions = [q["question"] for q in record["questions"]]
     context = prompts.build_context(record["passage"], questions, regime)
@@ -151,8 +219,17 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
     mentions = [evidence.mention_positions(context_text, q["answers"], offsets) for q in record["questions"]]
     passage_tokens = evidence.passage_token_range(context_text, record["passage"], offsets)
     pre = engine.prefill(model, context_ids)
-    cells = list(_cells_for(model, pre, presses, ratios))
-    rows = _row_order([cell for _, _, cell in cells], [q.shape[1] for q in question_ids])
+    banks = {name: engine.ScoreBank(spec) for name, spec in presses.items() if press_registry.shares_prefill(spec)}
+    cells = list(_cells_for(model, pre, presses, ratios, banks))
+    pairs = [(c, q) for c in range(len(cells)) for q in range(len(question_ids))]
+    oracle_rows = _oracle_rows(record, oracle or {}, presses, t_ans, passage_tokens, pre.length)
+    base_of = {(name, ratio): cell for name, ratio, cell in cells}
+    for o in oracle_rows:
+        steer = engine.Steer(tuple(o.positions), -1 if o.variant == "target" else 1)
+        build = functools.partial(engine.compress_cell, pre, o.press, presses[o.base], o.ratio, banks[o.base], steer)
+        pairs.append((len(cells), o.question))
+        cells.append((o.press, o.ratio, DeferredCell(o.press, o.ratio, base_of[(o.base, o.ratio)], build)))
+    rows = _row_order([cell for _, _, cell in cells], [q.shape[1] for q in question_ids], pairs)
     row_cells = [cells[c][2] for c, _ in rows]
     answers, max_batch = answer_in_batches(
         model, tokenizer, row_cells, pre.length, [question_ids[q] for _, q in rows],
@@ -178,16 +255,24 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
                         "decode_steps": sum(a.decode_steps for a in answers),
                         "decode_tokens": sum(a.decode_tokens for a in answers)},
            "max_batch": max_batch}
+    n_base = len(cells) - len(oracle_rows)
     for c, (name, ratio, cell) in enumerate(cells):
         kept_fraction = float(torch.stack(cell.kept).float().mean())
         entry = ledger.pack(cell.kept)
+        o = oracle_rows[c - n_base] if c >= n_base else None
         # Ratio 0 is the same cache for every press: report it under each.
         for press in ([name] if name is not None else list(presses)):
+            base = o.base if o else press
+            steering = {"oracle": o.variant if o else oracle_variants.NONE, "base_press": base}
             out["ledger"].append({"dataset": record["dataset"], "regime": regime, "passage_id": record["passage_id"],
                                   "press": press, "ratio": float(ratio), **entry,
                                   "passage_start": passage_tokens[0], "passage_end": passage_tokens[1],
-                                  "sink_positions": press_registry.sink_positions(presses[press], pre.length)})
+                                  "sink_positions": press_registry.sink_positions(presses[base], pre.length),
+                                  # an oracle cell serves one question; shared cells serve all (qid null)
+                                  "qid": record["questions"][o.question]["qid"] if o else None, **steering})
             for j, q in enumerate(record["questions"]):
+                if o and j != o.question:
+                    continue
                 i = row_of[(c, j)]
                 out["rows"].append({
                     "dataset": record["dataset"], "regime": regime, "press": press, "ratio": float(ratio),
@@ -197,6 +282,7 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
                     "direction": q["direction"], "hop": q.get("hop"),
                     "n_context_tokens": pre.length, "kept_fraction": kept_fraction,
                     "evidence_positions": t_ans[j], "mention_positions": mentions[j],
+                    **steering, "oracle_positions": o.positions if o else [],
                 })
                 for key, values in arrays.items():
                     out["arrays"][key].append(values[i])
@@ -234,14 +320,21 @@ def select_passages(records: list[dict], passages: str | None) -> list[dict]:
 
 
 def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[float], inference: dict,
-        outputs: dict, model_name: str | None = None, passages: str | None = None) -> None:
+        outputs: dict, model_name: str | None = None, passages: str | None = None, oracle: dict | None = None) -> None:
     """Run one infer job; ``outputs`` maps predictions, hidden, routing, ledger to paths.
 
     ``inference`` is the config's inference section; keys it lacks take the schema's defaults.
+    ``oracle`` is ``kvroute.config.oracle_plan`` for this job's regime ({} or None: no oracle rows).
     """
     inference = kvconfig.section("inference", inference)
+    oracle = oracle or {}
     for name, spec in presses.items():
         press_registry.validate_spec(name, spec)
+    for name, o in oracle.get("presses", {}).items():
+        press_registry.validate_spec(name, o["spec"])
+        if o["base"] not in presses or not press_registry.shares_prefill(presses[o["base"]]):
+            raise ValueError(f"oracle press {name!r}: base press {o['base']!r} is not a prefill-sharing press "
+                             f"of this job; allowed values: {', '.join(presses)}")
     if regime not in prompts.REGIMES:
         raise ValueError(f"regime {regime!r} is not allowed; allowed values: {', '.join(prompts.REGIMES)}")
     bad = [r for r in ratios if not 0.0 <= r < 1.0]
@@ -264,7 +357,7 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
 
     # Per-passage checkpoints beside the outputs, keyed by everything that changes the answers.
     digest = settings_digest(read_manifest(manifest), regime, presses, ratios, inference, passages,
-                             Path(dataset).stat().st_size)
+                             Path(dataset).stat().st_size, oracle)
     parts = Path(outputs["predictions"]).parent / f".checkpoints-{digest}"
     done = [r for r in records if artifacts.paths_in(parts / r["passage_id"])["predictions"].exists()]
     if done:
@@ -275,7 +368,7 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
     for record in tqdm(todo, desc=f"{model_name}/{records[0]['dataset']}/{regime}", unit="passage", mininterval=5):
         out = answer_passage(
             model, tokenizer, record, regime, presses, ratios, inference["max_new_tokens"],
-            max_batch, probe_layers, inference["reachability_threshold"])
+            max_batch, probe_layers, inference["reachability_threshold"], oracle)
         max_batch = out["max_batch"]  # after an out-of-memory retry, stay at the size that fit
         for key in totals:
             totals[key] += out["counters"][key]

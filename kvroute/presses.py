@@ -21,10 +21,7 @@ from kvpress.presses.base_press import BasePress
 from kvpress.presses.chunk_press import ChunkPress
 from kvpress.presses.scorer_press import ScorerPress
 
-WRAPPERS = ("AdaKVPress", "ChunkPress")
-# Scorers whose score() reads the uncompressed prefill only, never the ratio:
-# one prefill can then serve every ratio (verified against stock in tests).
-RATIO_FREE_SCORERS = ("ExpectedAttentionPress", "KnormPress", "StreamingLLMPress")
+from kvroute.config import RATIO_FREE_SCORERS, WRAPPERS  # noqa: F401 (re-exported: torch-free facts)
 
 
 @lru_cache(maxsize=1)
@@ -58,6 +55,9 @@ def validate_spec(name: str, spec: dict) -> None:
         _lookup(spec["scorer"], scorer_classes(), "scorer press", f"presses.{name}.scorer")
     elif "scorer" in spec:
         raise ValueError(f"presses.{name}.scorer: only {', '.join(WRAPPERS)} take a scorer")
+    if "oracle" in spec and not (spec["press"] in WRAPPERS and spec.get("scorer") in RATIO_FREE_SCORERS):
+        raise ValueError(f"presses.{name}.oracle: an oracle steers the scores of {', '.join(WRAPPERS)} around a "
+                         f"scorer that one prefill serves ({', '.join(RATIO_FREE_SCORERS)})")
     fields = {f.name for f in dataclasses.fields(cls)}
     for arg in spec.get("args", {}):
         if arg not in fields:
@@ -135,6 +135,8 @@ class RemainderSafeChunkPress(ChunkPress):
         assert attentions is None, "ChunkPress does not support attentions."
         indices = []
         for start, end in self.chunk_bounds(keys.shape[2]):
+            if isinstance(self.press, SteeredScorer):  # it steers context positions: tell it where the chunk is
+                self.press.span_start = start
             chunk_scores = self.press.score(
                 module, hidden_states[:, start:end], keys[:, :, start:end], values[:, :, start:end], attentions, kwargs
             )
@@ -166,3 +168,34 @@ class MemoScorer(ScorerPress):
         if key not in self.memo:
             self.memo[key] = self.inner.score(module, hidden_states, keys, values, attentions, kwargs)
         return self.memo[key].clone()
+
+
+@dataclasses.dataclass
+class SteeredScorer(ScorerPress):
+    """``inner``'s scores with chosen context positions moved above (direction +1) or below (-1) all others.
+
+    The oracle presses' scorer (``kvroute.oracle``). The shift is larger than
+    the scores' range, so the chosen positions rank on one side of every other
+    position (the sinks' padded maximum included) while keeping their own base
+    order; the wrapper press's selection code and budget are untouched.
+    """
+
+    inner: ScorerPress | None = None
+    positions: torch.Tensor | None = None  # long, context positions
+    direction: int = 1
+    span_start: int = 0  # context position of the scored span's first token (ChunkPress sets it per chunk)
+
+    def post_init_from_model(self, model):
+        self.inner.post_init_from_model(model)
+
+    def score(self, module, hidden_states, keys, values, attentions, kwargs):
+        scores = self.inner.score(module, hidden_states, keys, values, attentions, kwargs)
+        local = self.positions.to(scores.device) - self.span_start
+        local = local[(local >= 0) & (local < scores.shape[-1])]
+        if local.numel() == 0:
+            return scores
+        # float32: a shift by the range in bf16 would round the chosen positions' own order away
+        scores = scores.float()
+        shift = scores.max() - scores.min() + 1
+        scores[..., local] += self.direction * shift
+        return scores

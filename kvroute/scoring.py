@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from kvroute.frames import present, require
+from kvroute.frames import is_base, present, require
 
 Tokenize = Callable[[str], list]
 
@@ -233,12 +233,15 @@ def correct_at_0(scores: pd.DataFrame) -> pd.Series:
     """Per row: was the same item *correct* at ratio 0 in this table? (nullable boolean)
 
     NA where the table has no ratio-0 row for the item (or no ratio / qid
-    column at all). Items are matched on the ITEM_KEYS columns present.
+    column at all). Items are matched on the ITEM_KEYS columns present, so an
+    oracle-press row gets the flag of its item's base ratio-0 answer.
     """
     if not {"ratio", "qid", "error_class"} <= set(scores.columns):
         return pd.Series(pd.NA, index=scores.index, dtype="boolean")
     keys = present(scores, ITEM_KEYS)
-    zero = scores[np.isclose(scores["ratio"].to_numpy(float), 0.0)]
+    # Press is not a key, so oracle rows (same item, another press) get their base item's flag; only base
+    # rows answer from the uncompressed cache.
+    zero = scores[np.isclose(scores["ratio"].to_numpy(float), 0.0) & is_base(scores)]
     # Every press repeats the ratio-0 rows (same cache, same answer); "all" keeps
     # the flag well defined should they ever disagree.
     base = (zero["error_class"].astype(str) == "correct").groupby(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kvroute.frames import require
+from kvroute.frames import base_rows, require
 from kvroute.io import write_csv, write_text
 
 STATS_COLS = ["dataset", "passages", "queries", "words_per_passage_mean", "words_per_passage_std",
@@ -52,6 +52,7 @@ def table2(answers: pd.DataFrame, agg: str = "ratio0", metric: str = "f1_mean") 
     if metric not in METRIC_NAMES:
         raise ValueError(f"metric must be one of {', '.join(METRIC_NAMES)}, got {metric!r}")
     require(answers, [*ANSWER_COLS, metric], "answers")
+    answers = base_rows(answers)  # answers.csv is made of base rows; a table with an oracle column is filtered too
     df = answers[answers["tag_kind"] == "all"]
     if agg == "ratio0":
         df = df[np.isclose(df["ratio"].astype(float), 0.0)]

@@ -2,7 +2,7 @@
 import json
 import sys
 
-from kvroute.config import ConfigError, validate as validate_kvroute_config, with_defaults
+from kvroute.config import ConfigError, oracle_plan, validate as validate_kvroute_config, with_defaults
 
 try:
     validate_kvroute_config(config)

@@ -13,6 +13,7 @@ rule infer:
     params:
         presses=as_json(PRESSES),
         ratios=as_json(RATIOS),
+        oracle=lambda w: as_json(oracle_plan(config, w.regime)),
         inference=as_json(config["inference"]),
         out_dir=lambda w: f"results/{w.model}/{w.dataset}/{w.regime}/shards/{w.start}-{w.end}",
     threads: config["inference"]["threads"]
@@ -28,7 +29,8 @@ rule infer:
     shell:
         "python -m kvroute infer --manifest {input.model} --model-name {wildcards.model} "
         "--dataset {input.data} --passages {wildcards.start}-{wildcards.end} --regime {wildcards.regime} "
-        "--presses {params.presses:q} --ratios {params.ratios:q} --inference {params.inference:q} "
+        "--presses {params.presses:q} --ratios {params.ratios:q} --oracle {params.oracle:q} "
+        "--inference {params.inference:q} "
         "--max-batch-questions {resources.question_batch} --out-dir {params.out_dir} > {log} 2>&1"
 
 

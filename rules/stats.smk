@@ -2,7 +2,9 @@
 # error-rate curves with bootstrap bands, chi = dH/dalpha, the breakpoint cliff
 # with its bootstrap CI (argmax-chi cliff as secondary), GER-hallucination
 # (aggregate and item-level), rigidity (consensus -> failure), consensus curves,
-# erasure decomposition, agnostic-vs-aware McNemar, per-tag tests.
+# erasure decomposition, agnostic-vs-aware McNemar, per-tag tests; oracle presses
+# against their base press (empty when none is studied) and partial eviction vs
+# GER as predictors of hallucination.
 
 
 rule stats:
@@ -23,6 +25,8 @@ rule stats:
         erasure="results/{model}/stats/erasure.csv",
         rigidity="results/{model}/stats/rigidity.csv",
         consensus="results/{model}/stats/consensus.csv",
+        oracle="results/{model}/stats/oracle.csv",
+        evidence_predictors="results/{model}/stats/evidence_predictors.csv",
     params:
         n_boot=config["stats"]["n_boot"],
         n_boot_breakpoint=config["stats"]["n_boot_breakpoint"],
@@ -41,4 +45,5 @@ rule stats:
         "--curves {output.curves} --chi {output.chi} --cliff {output.cliff} "
         "--breakpoint {output.breakpoint} --mcnemar {output.mcnemar} --tags {output.tags} "
         "--ger {output.ger} --ger-item {output.ger_item} --erasure {output.erasure} "
-        "--rigidity {output.rigidity} --consensus {output.consensus} > {log} 2>&1"
+        "--rigidity {output.rigidity} --consensus {output.consensus} --oracle {output.oracle} "
+        "--evidence-predictors {output.evidence_predictors} > {log} 2>&1"

@@ -88,12 +88,13 @@ def stock_loop(pipe, records, regimes, presses, ratios, max_new_tokens):
 
 
 def kvroute_loop(model, tokenizer, records, regimes, presses, ratios, max_new_tokens, probe_layers, max_batch,
-                 reach_threshold):
+                 reach_threshold, oracle_plans=None):
     answers = {}
     for record in records:
         for regime in regimes:
             out = inference.answer_passage(model, tokenizer, record, regime, presses, ratios, max_new_tokens,
-                                           max_batch, probe_layers, reach_threshold)
+                                           max_batch, probe_layers, reach_threshold,
+                                           (oracle_plans or {}).get(regime))
             for row in out["rows"]:
                 # ratio 0 is reported under every press; key it once like the stock loop
                 name = None if row["ratio"] == 0.0 else row["press"]
@@ -148,6 +149,19 @@ def prefill_mfu(model, tokenizer, records, peak_tflops: float, repeats: int = 3)
             "mfu": flops / seconds / (peak_tflops * 1e12)}
 
 
+def oracle_cost(base: dict, steered: dict) -> dict:
+    """An oracle row's time relative to a base row's, from a run with and a run without the oracle rows."""
+    n_base, n_oracle = len(base["answers"]), len(steered["answers"]) - len(base["answers"])
+    per_base = base["wall_s"] / n_base
+    per_oracle = (steered["wall_s"] - base["wall_s"]) / n_oracle
+    extra_prefill = steered["prefill_tokens"] - base["prefill_tokens"]
+    print(f"oracle rows: {n_oracle} beside {n_base} base rows; {per_oracle:.3f} s per oracle row vs "
+          f"{per_base:.3f} s per base row ({per_oracle / per_base:.2f}x; fastest of 2 runs each); "
+          f"extra prefill tokens: {extra_prefill}", flush=True)
+    return {"base_rows": n_base, "oracle_rows": n_oracle, "s_per_base_row": per_base, "s_per_oracle_row": per_oracle,
+            "relative": per_oracle / per_base, "extra_prefill_tokens": extra_prefill}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="config.yaml")
@@ -162,6 +176,9 @@ def main(argv=None):
                    help="accelerator peak dense TFLOP/s for MFU (default: H100 SXM bf16)")
     p.add_argument("--reachability-cost", action="store_true",
                    help="also time kvroute with reachability off and print what reachability costs")
+    p.add_argument("--oracle-cost", action="store_true",
+                   help="also time kvroute with the config's oracle presses and print an oracle row's cost "
+                        "relative to a base row, and whether the oracle added a prefill")
     p.add_argument("--skip-stock", action="store_true", help="time kvroute only (no stock loop, no agreement)")
     p.add_argument("--out", help="write the figures as JSON here")
     a = p.parse_args(argv)
@@ -203,15 +220,23 @@ def main(argv=None):
     counter = ForwardCounter(model)
     pipe = pipeline("kv-press-text-generation", model=model, tokenizer=tokenizer)
     results = {}
-    loops = {"kvroute": lambda threshold: kvroute_loop(model, tokenizer, records, regimes, presses, ratios,
-                                                       inf["max_new_tokens"], probe_layers,
-                                                       a.max_batch_questions or inf["max_batch_questions"], threshold)}
-    runs = [("kvroute", lambda: loops["kvroute"](inf["reachability_threshold"]))]
+    plans = {regime: kvconfig.oracle_plan(cfg, regime) for regime in regimes}
+    if a.oracle_cost and not any(plans.values()):
+        p.error(f"--oracle-cost: {a.config} runs no oracle presses (study.oracle)")
+
+    def ours(threshold, oracle_plans=None):
+        return kvroute_loop(model, tokenizer, records, regimes, presses, ratios, inf["max_new_tokens"], probe_layers,
+                            a.max_batch_questions or inf["max_batch_questions"], threshold, oracle_plans)
+
+    runs = [("kvroute", lambda: ours(inf["reachability_threshold"]))]
+    # Variants are alternated and repeated, keeping each one's fastest run: a difference of
+    # a few percent is smaller than a 2-core machine's drift between consecutive runs.
     if a.reachability_cost:
-        # Alternated and repeated, keeping each variant's fastest run: a difference of a few
-        # percent is smaller than a 2-core machine's drift between consecutive runs.
-        off = ("kvroute_no_reachability", lambda: loops["kvroute"](None))
+        off = ("kvroute_no_reachability", lambda: ours(None))
         runs = [runs[0], off, runs[0], off]
+    if a.oracle_cost:
+        steered = ("kvroute_oracle", lambda: ours(inf["reachability_threshold"], plans))
+        runs = runs + [steered] + ([runs[0]] if not a.reachability_cost else []) + [steered]
     if not a.skip_stock:
         runs.append(("stock", lambda: stock_loop(pipe, records, regimes, presses, ratios, inf["max_new_tokens"])))
     for label, run in runs:
@@ -229,6 +254,8 @@ def main(argv=None):
         print(f"reachability (threshold {inf['reachability_threshold']}, both variants; fastest of 2 runs each): "
               f"{on - off:.1f} s of {on:.1f} s, {100 * (on - off) / off:+.1f}% over kvroute without it", flush=True)
         results["reachability_cost"] = {"with_s": on, "without_s": off, "overhead": (on - off) / off}
+    if a.oracle_cost:
+        results["oracle_cost"] = oracle_cost(results["kvroute"], results["kvroute_oracle"])
     if a.skip_stock:
         if a.out:
             write_text(a.out, json.dumps({k: {x: y for x, y in v.items() if x != "answers"} for k, v in results.items()},

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from kvroute import config as kvconfig
+from kvroute.frames import base_rows
 from kvroute.stats.curves import ratio_of_sums, wilson_interval
 
 KEYS = ["press", "regime"]
@@ -33,7 +34,7 @@ def _questions(results: Path, model: str) -> pd.DataFrame:
     paths = sorted((results / model).glob("*/*/metrics/questions.parquet"))
     if not paths:
         raise SystemExit(f"no metrics/questions.parquet under {results / model}: run the workflow first")
-    return pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    return base_rows(pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True))  # no oracle presses
 
 
 def _pct(x: float) -> str:

@@ -66,15 +66,22 @@ def test_bench_runs_both_loops_and_agrees_in_float32(smollm2_manifest, smollm2, 
     assert ours["decode_steps"] < stock["decode_steps"]
 
 
-def test_bench_measures_what_reachability_costs(smollm2_manifest, tmp_path, capsys):
+def test_bench_measures_what_reachability_and_oracle_rows_cost(smollm2_manifest, tmp_path, capsys):
     out = tmp_path / "bench.json"
     bench().main(["--config", str(REPO / "config" / "ci_small.yaml"), "--passages", "1",
-                  "--models-dir", str(smollm2_manifest.parent.parent), "--reachability-cost", "--skip-stock",
-                  "--out", str(out)])
+                  "--models-dir", str(smollm2_manifest.parent.parent), "--reachability-cost", "--oracle-cost",
+                  "--skip-stock", "--out", str(out)])
     result = json.loads(out.read_text())
-    assert set(result) == {"kvroute", "kvroute_no_reachability", "reachability_cost"}
+    assert set(result) == {"kvroute", "kvroute_no_reachability", "reachability_cost", "kvroute_oracle", "oracle_cost"}
     cost = result["reachability_cost"]
     assert cost["with_s"] == result["kvroute"]["wall_s"] and cost["without_s"] > 0
     # Same forward passes either way: reachability reads the recorded prefill, it runs no model.
     assert result["kvroute"]["prefill_tokens"] == result["kvroute_no_reachability"]["prefill_tokens"]
-    assert "reachability (threshold" in capsys.readouterr().out
+    # ci_small: 4 adakv_ea oracle variants at one ratio, agnostic only, for each of the passage's 13 questions;
+    # they reuse the base press's memoised scores, so no prefill is added.
+    oracle = result["oracle_cost"]
+    assert oracle["oracle_rows"] == 4 * 13 and oracle["base_rows"] == 13 * 3 * 2
+    assert oracle["extra_prefill_tokens"] == 0
+    assert result["kvroute_oracle"]["decode_tokens"] > result["kvroute"]["decode_tokens"]
+    printed = capsys.readouterr().out
+    assert "reachability (threshold" in printed and "per oracle row" in printed

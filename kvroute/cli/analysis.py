@@ -106,8 +106,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--drift", required=True, help="accessibility drift CSV")
     s.set_defaults(func=cmd_probe)
 
-    s = sub.add_parser("stats", help="curves, cliff, breakpoint, GER-hallucination, rigidity, McNemar, tag tests; "
-                                     "per dataset and pooled")
+    s = sub.add_parser("stats", help="curves, cliff, breakpoint, GER-hallucination, rigidity, McNemar, tag tests, "
+                                     "oracle presses, evidence predictors; per dataset and pooled")
     s.add_argument("--scores", nargs="+", required=True)
     s.add_argument("--questions", nargs="+", required=True, help="metrics/questions.parquet files")
     s.add_argument("--n-boot", type=int, default=default("stats.n_boot"))
@@ -116,6 +116,6 @@ def add_parsers(sub) -> None:
     s.add_argument("--seed", type=int, default=default("seed"))
     s.add_argument("--ratio-term", choices=schema_at("stats.ratio_term")["enum"], default=default("stats.ratio_term"))
     for name in ("curves", "chi", "cliff", "breakpoint", "mcnemar", "tags", "ger", "ger-item", "erasure", "rigidity",
-                 "consensus"):
+                 "consensus", "oracle", "evidence-predictors"):
         s.add_argument(f"--{name}", required=True)
     s.set_defaults(func=cmd_stats)

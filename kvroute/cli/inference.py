@@ -24,7 +24,7 @@ def cmd_infer(a):
     if a.max_batch_questions:
         settings["max_batch_questions"] = a.max_batch_questions
     inference.run(a.manifest, a.dataset, a.regime, json.loads(a.presses), json.loads(a.ratios), settings,
-                  paths_in(a.out_dir), model_name=a.model_name, passages=a.passages)
+                  paths_in(a.out_dir), model_name=a.model_name, passages=a.passages, oracle=json.loads(a.oracle))
 
 
 def cmd_merge(a):
@@ -52,6 +52,8 @@ def add_parsers(sub) -> None:
                    help="the config's inference section as JSON (missing keys take the schema's defaults)")
     s.add_argument("--max-batch-questions", type=int,
                    help="override inference.max_batch_questions (the workflow halves it on each retry)")
+    s.add_argument("--oracle", default="{}",
+                   help="oracle presses of this regime as JSON (kvroute.config.oracle_plan); {} runs none")
     s.add_argument("--passages", help="shard START-END of the dataset's passages (0-based, end exclusive)")
     s.add_argument("--out-dir", required=True, help="writes predictions.parquet, hidden.npz, routing.npz, ledger.parquet")
     s.set_defaults(func=cmd_infer)

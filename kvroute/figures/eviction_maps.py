@@ -4,6 +4,8 @@ For each model x press (rows) and a low and a high compression ratio
 (columns): which context positions (x) each layer x KV head (y, layer-major)
 keeps, from the eviction ledger; the evidence span T_ans of one question is
 outlined. Chunk presses remove contiguous runs, AdaKV scattered positions.
+Only the grid's shared caches are mapped: oracle-press ledger entries
+(per question, kvroute.frames.base_ledger_rows) are left out.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from matplotlib.patches import Patch
 
 from kvroute.figures.common import grid, legend_below, models_of, nearest, ordered, require, save, short
 from kvroute.figures.style import press_color
+from kvroute.frames import base_ledger_rows, base_rows
 from kvroute.ledger import globally_evicted, unpack
 
 LEDGER_COLS = ["model", "passage_id", "press", "ratio", "layers", "kv_heads", "tokens", "kept_bits"]
@@ -63,6 +66,7 @@ def plot_eviction_maps(ledger: pd.DataFrame, evidence: pd.DataFrame, out_pdf, pa
     """Kept maps for one passage. ``evidence``: predictions/scores rows (passage_id, qid, evidence_positions)."""
     require(ledger, LEDGER_COLS, "ledger")
     require(evidence, EVIDENCE_COLS, "evidence")
+    ledger, evidence = base_ledger_rows(ledger), base_rows(evidence)
     if len(ratios) < 1:
         raise ValueError("ratios must name at least one compression ratio")
     if passage_id is None:

@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D
 
 from kvroute.figures.common import grid, legend_below, models_of, ordered, pooled_rows, require, save, short
 from kvroute.figures.style import press_color, regime_linestyle
+from kvroute.frames import base_rows
 
 CELL_COLS = ["model", "regime", "press", "ratio", "ger", "hallucination_rate"]
 VERDICT_COLS = ["model", "regime", "pearson_r", "pearson_lo", "pearson_hi", "item_ger_coef", "item_ger_p"]
@@ -27,12 +28,14 @@ VERDICT_COLS = ["model", "regime", "pearson_r", "pearson_lo", "pearson_hi", "ite
 def ger_cells(questions: pd.DataFrame) -> pd.DataFrame:
     """Per-answer rows (metrics/questions.parquet) -> mean GER and hallucination rate per cell.
 
-    Same cells as kvroute.stats.ger_aggregate: answers without evidence (GER NaN) drop out, and
-    ratio 0 (the uncompressed cache every press shares) is one cell, drawn in the first press's colour.
+    Same cells as kvroute.stats.ger_aggregate: base answers only (no oracle press), answers without
+    evidence (GER NaN) drop out, and ratio 0 (the uncompressed cache every press shares) is one cell,
+    drawn in the first press's colour.
     """
     from kvroute.stats.ger import ratio0_once
 
     require(questions, ["model", "regime", "press", "ratio", "ger", "error_class"], "questions")
+    questions = base_rows(questions)
     q = ratio0_once(questions[np.isfinite(questions["ger"].to_numpy(float))])
     q = q.assign(h=(q["error_class"].astype(str) == "hallucination").astype(float),
                  ratio=q["ratio"].astype(float).round(10))

@@ -43,7 +43,11 @@ KINDS = {
     "probe_scores": f"{PROBE}/probe_scores.csv",
     "probe_tags": f"{PROBE}/probe_tags.csv",
     "probe_drift": f"{PROBE}/probe_drift.csv",
+    "oracle": f"{STATS}/oracle.csv",
 }
+# Per-answer kinds that hold oracle-press rows beside the grid's: read with the columns that tell them
+# apart (when the file has them), so the plot functions can keep base rows only (kvroute.frames).
+ORACLE_KEYS = {"questions": ("oracle",), "evidence": ("oracle",), "ledger": ("oracle", "qid")}
 
 # Metric names users write (config, CLI) -> the answers.csv column they mean.
 METRIC_COLUMNS = {"f1": "f1_mean", "recall": "recall_mean", "correct": "correct_rate",
@@ -148,6 +152,9 @@ FAMILIES = (
     Family("reachability", "evidence reachability vs ratio",
            "erasure:plot_reachability", (Input("reachability"),), "figures/reachability.pdf",
            "8 Erasure and reachability", options=("column",), empty_ok=True),
+    Family("oracle", "H and H_cond of the oracle presses (protect, target, placebo, diluted) vs their base press",
+           "oracle:plot_oracle", (Input("oracle"),), "figures/oracle.pdf", "8 Erasure and reachability",
+           "oracle presses", empty_ok=True),
 )
 BY_NAME = {f.name: f for f in FAMILIES}
 
@@ -181,9 +188,14 @@ def targets(config: dict) -> list[str]:
     return out
 
 
+def _options(fam: Family, config: dict) -> dict:
+    """The family's ``figures.<key>`` section; a family without options may have none in the config."""
+    return config["figures"].get(fam.key, {})
+
+
 def unit_of(fam: Family, config: dict) -> tuple[str, str]:
     """The (dataset, regime) a one-unit family reads: the configured one, else the first studied."""
-    opts, study = config["figures"][fam.key], config["study"]
+    opts, study = _options(fam, config), config["study"]
     return opts.get("dataset") or study["datasets"][0], opts.get("regime") or study["regimes"][0]
 
 
@@ -206,7 +218,7 @@ def input_files(fam: Family, config: dict) -> dict[str, list[str]]:
 
 def option_values(fam: Family, config: dict) -> dict:
     """Options that are the same for every figure of the family (per-value ones come from wildcards)."""
-    opts = config["figures"][fam.key]
+    opts = _options(fam, config)
     return {o: opts[o] for o in fam.options if o not in fam.per_value}
 
 
@@ -242,14 +254,25 @@ def plot_function(fam: Family):
     return getattr(importlib.import_module(f"kvroute.figures.{module}"), func)
 
 
-def read_frames(paths, columns=None):
-    """Concatenate CSV / parquet files (by suffix) into one DataFrame."""
+def _parquet_columns(path: str, columns, optional) -> list[str] | None:
+    """``columns`` plus those of ``optional`` the file has (None: every column)."""
+    if not columns:
+        return None
+    import pyarrow.parquet as pq
+
+    have = set(pq.read_schema(path).names)
+    return [*columns, *(c for c in optional if c in have and c not in columns)]
+
+
+def read_frames(paths, columns=None, optional=()):
+    """Concatenate CSV / parquet files (by suffix) into one DataFrame; ``optional`` parquet columns are
+    read beside ``columns`` where a file has them."""
     import pandas as pd
 
     paths = [str(p) for p in paths]
     if not paths:
         raise ValueError("no input files")
-    return pd.concat([pd.read_parquet(p, columns=list(columns) if columns else None) if p.endswith(".parquet")
+    return pd.concat([pd.read_parquet(p, columns=_parquet_columns(p, columns, optional)) if p.endswith(".parquet")
                       else pd.read_csv(p) for p in paths], ignore_index=True)
 
 
@@ -257,7 +280,8 @@ def draw(fam: Family, files: dict[str, list[str]], out_pdf, options: dict, place
     """Read the family's inputs, call its plot function; a NoData gives a placeholder if allowed."""
     from kvroute.figures.common import NoData, placeholder
 
-    frames = {inp.name: read_frames(files[inp.name], inp.columns) for inp in fam.inputs if files.get(inp.name)}
+    frames = {inp.name: read_frames(files[inp.name], inp.columns, ORACLE_KEYS.get(inp.kind, ()))
+              for inp in fam.inputs if files.get(inp.name)}
     options = {k: fam.convert.get(k, lambda v: v)(v) for k, v in options.items()}
     try:
         return plot_function(fam)(**frames, out_pdf=out_pdf, **options)

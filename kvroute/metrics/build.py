@@ -1,4 +1,9 @@
-"""All metric tables of one model x dataset x regime, from its artifacts."""
+"""All metric tables of one model x dataset x regime, from its artifacts.
+
+The per-answer tables (questions, layers) keep oracle-press rows, with their
+metrics, for the oracle statistics; every per-cell summary is of base rows
+only (kvroute.frames.base_rows): an oracle press is no cell of the grid.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from kvroute.artifacts import REACH_ARRAYS
-from kvroute.frames import present
+from kvroute.frames import is_base, present
 from kvroute.metrics.answers import answer_breakdown
 from kvroute.metrics.common import CELL
 from kvroute.metrics.consensus import routing_per_question, routing_summary
@@ -16,8 +21,8 @@ from kvroute.stats import wilson_interval
 
 # File name -> what it holds; the metrics CLI writes each under metrics/.
 OUTPUTS = {
-    "questions": "questions.parquet",  # one row per answer: scores + eviction + mean routing
-    "layers": "layers.parquet",        # one row per answer x layer: per-layer GER and routing
+    "questions": "questions.parquet",  # one row per answer (oracle rows too): scores + eviction + mean routing
+    "layers": "layers.parquet",        # one row per answer x layer (oracle rows too): per-layer GER and routing
     "answers": "answers.csv",          # F1 / recall / error classes by tag
     "eviction": "eviction.csv",        # eviction rate, GER, null GER, erasure rate per cell
     "layer_ger": "layer_ger.csv",      # per-layer GER per cell x layer
@@ -91,6 +96,7 @@ def build_metrics(scores: pd.DataFrame, ledger: pd.DataFrame, routing: dict | No
         values = np.asarray(routing[name], dtype=float) if routing and name in routing else np.full(len(scores), np.nan)
         questions[name] = (pd.array(np.where(np.isnan(values), None, values == 1), dtype="boolean")
                            if name.startswith("reachable_") else values)
+    base = is_base(scores)
     if routing is not None:
         route = routing_per_question(scores, routing)
         means = route.drop(columns="layer").groupby("row").mean()
@@ -98,24 +104,26 @@ def build_metrics(scores: pd.DataFrame, ledger: pd.DataFrame, routing: dict | No
             if col in means:
                 questions[f"{col}_mean"] = means[col].reindex(np.arange(len(scores))).to_numpy()
         per_layer = route.merge(ger_layers, on=["row", "layer"], how="left")
-        routing_table = routing_summary(scores, route, CELL)
+        routing_table = routing_summary(scores, route[base[route["row"].to_numpy()]], CELL)
     else:
         routing_table = pd.DataFrame()
     cell = present(scores, CELL)
-    keys = scores[cell + [c for c in ("passage_id", "qid") if c in scores]]
+    layer_base = base[per_layer["row"].to_numpy()]
+    keys = scores[cell + present(scores, ("oracle", "passage_id", "qid"))]
     per_layer = pd.concat([keys.iloc[per_layer["row"].to_numpy()].reset_index(drop=True),
                            per_layer.drop(columns="row").reset_index(drop=True)], axis=1)
-    layer_ger = (per_layer.groupby(cell + ["layer"], sort=True, dropna=False)
+    layer_ger = (per_layer[layer_base].groupby(cell + ["layer"], sort=True, dropna=False)
                  .agg(n=("ger_layer", "count"), ger_layer=("ger_layer", "mean"),
                       null_ger_layer_indep=("null_ger_layer_indep", "mean")).reset_index())
+    base_questions = questions[base]
     return {
         "questions": questions,
         "layers": per_layer,
-        "answers": answer_breakdown(scores),
-        "eviction": eviction_summary(questions, CELL),
+        "answers": answer_breakdown(scores[base]),
+        "eviction": eviction_summary(base_questions, CELL),
         "layer_ger": layer_ger,
         "routing": routing_table,
-        "erasure": erasure_table(questions, CELL),
-        "reachability": reachability_summary(questions, cell),
-        "leakage": leakage_table(questions, cell),
+        "erasure": erasure_table(base_questions, CELL),
+        "reachability": reachability_summary(base_questions, cell),
+        "leakage": leakage_table(base_questions, cell),
     }

@@ -1,7 +1,9 @@
 """Eviction metrics per question from the exact ledger.
 
 For a question with evidence positions T_ans and the ledger row of its
-(passage, press, ratio):
+(passage, press, ratio): the shared row of that cache, or for an oracle-press
+answer the row of its own question (an oracle cell steers one question's
+evidence, so its cache is per question; ledger column ``qid``):
 
 - eviction_rate:   mean GlobalEvicted over all context positions
 - eviction_rate_passage: the same over the passage's tokens only
@@ -9,6 +11,9 @@ For a question with evidence positions T_ans and the ledger row of its
 - ger_all_mentions: the same over T_ans and every context span that matches a
                    gold answer string (repeated names, the aware question list)
 - erased:          every t in T_ans is globally evicted (event E of paper 6.4)
+- evidence_evicted_mean: mean over layers, KV heads and t in T_ans of "this
+                   (layer, head) does not keep t": partial eviction, which GER
+                   (all heads at once) cannot see
 - ger_layer[l]:    mean over T_ans of "no KV head of layer l keeps t"
 - null_ger_indep:  expected GER if each (layer, head) kept the same number of
                    entries k_{l,h} uniformly at random: P(t evicted everywhere)
@@ -32,12 +37,12 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
-from kvroute.frames import present
+from kvroute.frames import oracle_of, present
 from kvroute.ledger import globally_evicted, unpack
 from kvroute.metrics.common import ratio_key
 from kvroute.stats.curves import ratio_of_sums
 
-LEDGER_KEY = ("passage_id", "press", "ratio")
+LEDGER_KEY = ("passage_id", "press", "ratio", "oracle", "qid")  # qid: None for a shared (per-passage) cache
 SPAN_DRAWS = 1000  # random span placements per question for null_ger_span
 
 
@@ -112,15 +117,31 @@ def ledger_stats(kept: np.ndarray) -> dict:
         "layer": layer_evicted,
         "tokens": T,
         "kept_counts": counts,
+        "kept_share": kept.mean(axis=(0, 1)),  # (tokens,) share of (layer, head) pairs keeping t
         "null_global": null_evicted_probability(counts, T),
         # Per layer: evicted by all heads of that layer only.
         "null_layer": np.prod(1.0 - counts / T, axis=1),
     }
 
 
+def _qids(df: pd.DataFrame) -> list:
+    """Each row's qid as text, None where missing (ledgers from before oracle presses have no column)."""
+    if "qid" not in df.columns:
+        return [None] * len(df)
+    return [None if pd.isna(q) else str(q) for q in df["qid"]]
+
+
 def _ledger_index(ledger: pd.DataFrame) -> dict:
-    keys = zip(ledger["passage_id"].astype(str), ledger["press"].astype(str), ratio_key(ledger["ratio"]))
+    """LEDGER_KEY -> ledger row position; qid is None for a shared cache, the question for a per-question one."""
+    keys = zip(ledger["passage_id"].astype(str), ledger["press"].astype(str), ratio_key(ledger["ratio"]),
+               oracle_of(ledger), _qids(ledger))
     return {k: i for i, k in enumerate(keys)}
+
+
+def _ledger_row(index: dict, passage_id: str, press: str, ratio: float, oracle: str, qid: str) -> int | None:
+    """The question's own ledger row if it has one, else its passage's shared row."""
+    i = index.get((passage_id, press, ratio, oracle, qid))
+    return index.get((passage_id, press, ratio, oracle, None)) if i is None else i
 
 
 def _null_pool(entry, tokens: int) -> np.ndarray | None:
@@ -138,8 +159,9 @@ def _positions(values, tokens: int) -> np.ndarray:
     return np.unique(ev[(ev >= 0) & (ev < tokens)])  # positions outside the context cannot be evicted
 
 
-COLUMNS = ("n_evidence", "eviction_rate", "eviction_rate_passage", "ger", "ger_all_mentions", "erased",
-           "null_ger_indep", "null_erased", "null_ger_span", "null_erased_span", "kept_fraction_ledger")
+COLUMNS = ("n_evidence", "eviction_rate", "eviction_rate_passage", "ger", "evidence_evicted_mean",
+           "ger_all_mentions", "erased", "null_ger_indep", "null_erased", "null_ger_span", "null_erased_span",
+           "kept_fraction_ledger")
 
 
 def eviction_per_question(predictions: pd.DataFrame, ledger: pd.DataFrame):
@@ -148,7 +170,8 @@ def eviction_per_question(predictions: pd.DataFrame, ledger: pd.DataFrame):
     Returns (questions, layers): ``questions`` has the columns of
     ``predictions`` plus COLUMNS and ledger_found; ``layers`` is long
     (row, layer, ger_layer, null_ger_layer_indep) with ``row`` the predictions
-    position. Questions without evidence positions get NaN GER and erased.
+    position. Questions without evidence positions get NaN GER, evidence_evicted_mean and erased.
+    Oracle-press rows find their own question's ledger row (``qid`` set), base rows the shared one.
     """
     index = _ledger_index(ledger)
     cache: dict[int, dict] = {}
@@ -156,11 +179,11 @@ def eviction_per_question(predictions: pd.DataFrame, ledger: pd.DataFrame):
     found = np.zeros(len(predictions), dtype=bool)
     layer_rows = []
     keys = zip(predictions["passage_id"].astype(str), predictions["press"].astype(str),
-               ratio_key(predictions["ratio"]))
+               ratio_key(predictions["ratio"]), oracle_of(predictions))
     mentions = predictions["mention_positions"] if "mention_positions" in predictions else [None] * len(predictions)
     for row, (key, evidence, mention, qid) in enumerate(zip(keys, predictions["evidence_positions"], mentions,
                                                                predictions["qid"].astype(str))):
-        i = index.get(key)
+        i = _ledger_row(index, *key, qid)
         if i is None:
             continue
         if i not in cache:
@@ -180,6 +203,7 @@ def eviction_per_question(predictions: pd.DataFrame, ledger: pd.DataFrame):
         if len(ev) == 0:
             continue
         out["ger"][row] = evicted[ev].mean()
+        out["evidence_evicted_mean"][row] = 1.0 - s["kept_share"][ev].mean()
         out["erased"][row] = float(evicted[ev].all())
         out["null_erased"][row] = null_erased_probability(s["kept_counts"], T, len(ev))
         if mention is not None:
@@ -206,8 +230,9 @@ def eviction_summary(questions: pd.DataFrame, group, n_boot: int = 1000, seed: i
     group = present(questions, group)
     q = questions.assign(ger_excess_indep=questions["ger"] - questions["null_ger_indep"],
                          ger_excess_span=questions["ger"] - questions["null_ger_span"])
-    means = ("eviction_rate", "eviction_rate_passage", "ger", "ger_all_mentions", "null_ger_indep", "null_ger_span",
-             "ger_excess_indep", "ger_excess_span", "erased", "null_erased", "null_erased_span")
+    means = ("eviction_rate", "eviction_rate_passage", "ger", "evidence_evicted_mean", "ger_all_mentions",
+             "null_ger_indep", "null_ger_span", "ger_excess_indep", "ger_excess_span", "erased", "null_erased",
+             "null_erased_span")
     rows = []
     for key, sub in q.groupby(group, sort=True, dropna=False):
         both = sub[sub["ger"].notna() & sub["null_ger_span"].notna()]

@@ -3,6 +3,8 @@
 - load_states: states (rows, probe_layers, hidden) and, when inference stored
   them, ``question_only`` states of the same shape (the row's question asked
   with an empty context: the baseline every probe is reported against).
+  Base rows only: oracle-press rows (kvroute.frames) are no cell of the grid,
+  and their states are dropped with them.
 - targets: the labels probed. ``answer_type`` (the paper's concept tag) is
   given away by the question wording; ``correct`` (will this cell's answer be
   scored correct?) depends on the context the compressed cache kept.
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from kvroute.frames import is_base
 
 POOLED = "pooled"
 INDEX = ("qid", "press", "ratio")  # stored beside the arrays to check row alignment (kvroute.artifacts)
@@ -29,10 +33,11 @@ def _check_aligned(z, table: pd.DataFrame, hp: str, tp: str) -> None:
 
 
 def load_states(hidden_paths: list[str], table_paths: list[str]) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
-    """(table, states, question_only): rows of every predictions or scores table with their states.
+    """(table, states, question_only): the base rows of every predictions or scores table with their states.
 
-    ``question_only`` stays fp16 (it is as large as ``states``); rows of files
-    without it are NaN, and it is None when no file has it.
+    Alignment is checked on every row, oracle rows included, before they are
+    dropped. ``question_only`` stays fp16 (it is as large as ``states``); rows
+    of files without it are NaN, and it is None when no file has it.
     """
     tables, states, qonly, layers = [], [], [], None
     for hp, tp in zip(hidden_paths, table_paths, strict=True):
@@ -41,12 +46,13 @@ def load_states(hidden_paths: list[str], table_paths: list[str]) -> tuple[pd.Dat
             _check_aligned(z, table, hp, tp)
             if layers is not None and list(z["layers"]) != list(layers):
                 raise ValueError(f"{hp} stores layers {list(z['layers'])}, earlier files {list(layers)}")
-            states.append(z["states"].astype(np.float32))
             if "question_only" in z.files and z["question_only"].shape != z["states"].shape:
                 raise ValueError(f"{hp}: question_only {z['question_only'].shape} != states {z['states'].shape}")
-            qonly.append(z["question_only"].astype(np.float16) if "question_only" in z.files else None)
+            base = is_base(table)
+            states.append(z["states"][base].astype(np.float32))
+            qonly.append(z["question_only"][base].astype(np.float16) if "question_only" in z.files else None)
             layers = z["layers"]
-        tables.append(table)
+        tables.append(table[base])
     table = pd.concat(tables, ignore_index=True)
     table.attrs["layers"] = [int(l) for l in layers]
     question_only = None

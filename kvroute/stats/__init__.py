@@ -9,6 +9,8 @@
 - consensus:  consensus and rho curves with bootstrap bands
 - paired:     agnostic vs aware McNemar tests per question
 - tags:       per-tag hallucination tests with Benjamini-Hochberg control
+- oracle:     oracle presses vs their base press: H, H_cond, F1, paired effects, rise removed
+- predictors: partial eviction (evidence_evicted_mean) vs GER as predictors of hallucination
 - build:      every table of the stats rule, per dataset and pooled
 """
 
@@ -21,8 +23,11 @@ from kvroute.stats.rigidity import rigidity_model
 from kvroute.stats.consensus import consensus_curves
 from kvroute.stats.paired import mcnemar_table
 from kvroute.stats.tags import tag_tests
+from kvroute.stats.oracle import oracle_table
+from kvroute.stats.predictors import evidence_predictors
 from kvroute.stats.build import POOLED, build_stats, per_dataset
 
 __all__ = ["CLASSES", "DEFAULT_GROUP", "cliff_location", "rate_curves", "susceptibility", "wilson_interval",
            "bh_adjust", "breakpoint_test", "ger_aggregate", "ger_item_model", "ger_verdict", "rigidity_model",
-           "consensus_curves", "mcnemar_table", "tag_tests", "POOLED", "build_stats", "per_dataset"]
+           "consensus_curves", "mcnemar_table", "tag_tests", "oracle_table", "evidence_predictors", "POOLED",
+           "build_stats", "per_dataset"]

@@ -6,6 +6,9 @@ datasets together (``dataset`` = "pooled"). The pooled run is not a second
 code path: each statistic handles a table with several datasets itself
 (bootstraps resample passages within dataset, item models add C(dataset),
 paired tests match questions by dataset and passage).
+
+Every table of the study grid reads base rows only (kvroute.frames.base_rows);
+the oracle table compares oracle-press rows with their base rows.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from kvroute.frames import POOLED, require
+from kvroute.frames import POOLED, base_rows, require
 
 log = logging.getLogger(__name__)
 CURVE_GROUP = ("model", "press", "regime")
 CELL_GROUP = ("model", "regime", "press", "ratio")
+ORACLE_GROUP = ("model", "regime", "base_press")
 
 
 def per_dataset(fn: Callable[..., pd.DataFrame], table: pd.DataFrame, group: Sequence[str], **kw) -> pd.DataFrame:
@@ -42,6 +46,8 @@ def build_stats(scores: pd.DataFrame, questions: pd.DataFrame, n_boot: int = 100
     from kvroute.metrics import erasure_table  # here: kvroute.metrics imports kvroute.stats
 
     boot = {"n_boot": n_boot, "seed": seed}
+    oracle_questions = questions  # the oracle table compares oracle rows with their base rows
+    scores, questions = base_rows(scores), base_rows(questions)  # every other table: the grid only
     jobs = {
         "curves": lambda: per_dataset(stats.rate_curves, scores, CURVE_GROUP, **boot),
         "chi": lambda: per_dataset(stats.susceptibility, scores, CURVE_GROUP, **boot),
@@ -56,6 +62,8 @@ def build_stats(scores: pd.DataFrame, questions: pd.DataFrame, n_boot: int = 100
         "erasure": lambda: per_dataset(erasure_table, questions, CELL_GROUP),
         "rigidity": lambda: per_dataset(stats.rigidity_model, questions, ("model", "regime")),
         "consensus": lambda: per_dataset(stats.consensus_curves, questions, CURVE_GROUP, **boot),
+        "oracle": lambda: per_dataset(stats.oracle_table, oracle_questions, ORACLE_GROUP, **boot),
+        "evidence_predictors": lambda: per_dataset(stats.evidence_predictors, questions, ("model", "regime"), **boot),
     }
     tables = {}
     for name, job in jobs.items():

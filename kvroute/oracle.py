@@ -1,0 +1,99 @@
+"""Oracle presses: a base press whose selection is steered toward or away from chosen positions.
+
+A press entry with ``oracle: VARIANT`` is its base press (same press, scorer
+and args) with the scores of some context positions moved to one end before
+the press's own selection runs, so the budget is the base press's:
+
+- ``protect``: the question's evidence T_ans goes above everything, so it is kept first.
+- ``target``: T_ans goes below everything, so it is evicted first.
+- ``placebo``: random passage spans shaped like T_ans (same span count and
+  token lengths, never overlapping it) go above: what moving budget alone does.
+- ``protect_diluted``: T_ans plus ``DILUTION_SETS`` such random span sets go
+  above: the evidence survives but is not the only protected text.
+
+H(protect_diluted) - H(base) is the effect of the evidence surviving;
+H(protect) - H(protect_diluted) the effect of singling the answer out.
+
+This module is torch-free: the config check (and so the Snakefile) uses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+NONE = "none"  # the ``oracle`` column of every base row
+VARIANTS = ("protect", "target", "placebo", "protect_diluted")
+DILUTION_SETS = 3
+# Random span sets per variant: placebo's set is the first of protect_diluted's
+# (same generator, same draws), so the two differ only by T_ans.
+RANDOM_SETS = {"protect": 0, "target": 0, "placebo": 1, "protect_diluted": DILUTION_SETS}
+
+
+def base_spec(spec: dict) -> dict:
+    """The press spec without its oracle, empty args dropped, for comparing entries."""
+    return {k: v for k, v in spec.items() if k != "oracle" and v != {}}
+
+
+def base_press_of(spec: dict, presses: dict[str, dict], studied: list[str]) -> str | None:
+    """The studied press whose spec equals ``spec`` without its oracle (None when there is none)."""
+    target = base_spec(spec)
+    return next((name for name in studied if "oracle" not in presses[name] and base_spec(presses[name]) == target),
+                None)
+
+
+def spans_of(positions: list[int]) -> list[int]:
+    """Lengths of the runs of consecutive positions in sorted ``positions``."""
+    if not positions:
+        return []
+    p = np.asarray(sorted(positions))
+    edges = np.concatenate([[0], np.flatnonzero(np.diff(p) > 1) + 1, [len(p)]])
+    return np.diff(edges).tolist()
+
+
+def rng_for(seed: int, passage_id: str, qid: str) -> np.random.Generator:
+    """One generator per question: its random spans are the same at every ratio and in every run."""
+    return np.random.default_rng([seed, zlib.crc32(str(passage_id).encode()), zlib.crc32(str(qid).encode())])
+
+
+def random_spans_like(evidence: list[int], pool: np.ndarray, sets: int, rng: np.random.Generator) -> list[int]:
+    """``sets`` placements of spans shaped like ``evidence``, inside ``pool`` and never overlapping each other.
+
+    ``pool`` (T,) bool marks positions a span may cover (the caller leaves out
+    the evidence itself and the press's sinks). A span that fits nowhere is
+    skipped with a warning, so a placement can be smaller than asked.
+    """
+    free = pool.copy()
+    chosen: list[int] = []
+    for _ in range(sets):
+        for m in spans_of(evidence):
+            # Start s is free when free[s:s+m] is all True: a sliding-window count.
+            run = np.convolve(free.astype(int), np.ones(m, dtype=int), mode="valid") if len(free) >= m else []
+            starts = np.flatnonzero(np.asarray(run) == m)
+            if len(starts) == 0:
+                log.warning("no free run of %d passage tokens left for a random span; skipped", m)
+                continue
+            s = int(starts[rng.integers(len(starts))])
+            free[s:s + m] = False
+            chosen.extend(range(s, s + m))
+    return sorted(chosen)
+
+
+def steered_positions(variant: str, evidence: list[int], pool: np.ndarray,
+                      rng: np.random.Generator) -> tuple[list[int], int]:
+    """(positions, direction) the variant moves: direction +1 raises them to the top, -1 sinks them."""
+    if variant not in VARIANTS:
+        raise ValueError(f"oracle {variant!r} is not allowed; allowed values: {', '.join(VARIANTS)}")
+    evidence = sorted(evidence)
+    pool = pool.copy()
+    pool[evidence] = False
+    spans = random_spans_like(evidence, pool, RANDOM_SETS[variant], rng)
+    if variant == "target":
+        return evidence, -1
+    if variant == "placebo":
+        return spans, 1
+    return sorted(evidence + spans), 1
