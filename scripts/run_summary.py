@@ -87,6 +87,31 @@ def h_and_h_cond(curves: pd.DataFrame, ratios: list[float]) -> str:
     return "\n".join(lines)
 
 
+def oracle_summary(oracle: pd.DataFrame) -> str:
+    """Pooled H per arm and rise_removed, per base press, regime and ratio (stats/oracle.csv)."""
+    arms = ["base", "protect", "target", "placebo", "protect_diluted"]
+    o = oracle[(oracle["dataset"] == "pooled") & (oracle["ratio"] > 0)]
+    lines = ["| base press | regime | ratio | " + " | ".join(f"H {a}" for a in arms) + " | rise_removed |",
+             "|---|---|---|" + "---|" * (len(arms) + 1)]
+    for (press, regime, ratio), g in o.groupby(["base_press", "regime", "ratio"]):
+        def cell(measure, arm):
+            r = g[(g["measure"] == measure) & (g["arm"] == arm)]
+            return "–" if r.empty else _ci(r["estimate"].iloc[0], r["ci_lo"].iloc[0], r["ci_hi"].iloc[0])
+        lines.append(f"| {press} | {regime} | {ratio:g} | " + " | ".join(cell("H", a) for a in arms)
+                     + f" | {cell('rise_removed', 'protect_diluted')} |")
+    return "\n".join(lines)
+
+
+def predictors_summary(pred: pd.DataFrame) -> str:
+    """AUC of evidence_evicted_mean and of GER for hallucination, pooled, per regime."""
+    p = pred[pred["dataset"] == "pooled"]
+    lines = ["| regime | term | AUC [95% CI] | AUC difference (evicted mean - GER) | n |", "|---|---|---|---|---|"]
+    for _, r in p.sort_values(["regime", "term"]).iterrows():
+        lines.append(f"| {r['regime']} | {r['term']} | {_ci(r['auc'], r['auc_lo'], r['auc_hi'])} | "
+                     f"{_ci(r['auc_diff'], r['auc_diff_lo'], r['auc_diff_hi'])} | {r['n']} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="config.yaml")
@@ -111,6 +136,12 @@ def main(argv=None) -> int:
         if "dataset" in curves:  # per dataset and pooled: the headline is the pooled rows
             curves = curves[curves["dataset"] == "pooled"]
         print(h_and_h_cond(curves, a.ratios) + "\n")
+    if (stats / "oracle.csv").exists() and len(oracle := pd.read_csv(stats / "oracle.csv")):
+        print("## Oracle presses: H per arm at equal budget (pooled; `stats/oracle.csv`)\n")
+        print(oracle_summary(oracle) + "\n")
+    if (stats / "evidence_predictors.csv").exists() and len(pred := pd.read_csv(stats / "evidence_predictors.csv")):
+        print("## Partial eviction vs GER as predictors of hallucination (pooled)\n")
+        print(predictors_summary(pred) + "\n")
     for name, title in (("breakpoint.csv", "Breakpoint test"), ("ger_hallucination.csv", "GER vs hallucination"),
                         ("rigidity.csv", "Rigidity: consensus and rho vs failure")):
         if (stats / name).exists():

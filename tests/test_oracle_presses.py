@@ -136,7 +136,10 @@ def test_an_oracle_spends_exactly_the_base_budget(prefill, name, ratio, directio
             for cb, cs in zip(chunk_counts(b, prefill.length), chunk_counts(s, prefill.length)):
                 assert torch.equal(cb, cs)
         moved |= not torch.equal(b, s)
-    assert moved, "steering changed nothing: the test would not see a broken oracle"
+    ev = torch.tensor(EVIDENCE)
+    # Steering can only leave the base cell as it is when the base already did what it asks.
+    already = all(bool(b[:, ev].all()) if direction == 1 else not bool(b[:, ev].any()) for b in base.kept)
+    assert moved or already, "steering changed nothing although the evidence was not yet where it asks"
 
 
 @pytest.mark.parametrize("ratio", [0.5, 0.8, 0.9])
