@@ -102,8 +102,16 @@ def test_small_model_target_runs_for_real(small_target):
 
     records = [json.loads(line) for line in (tmp_path / "data" / f"{dataset}.jsonl").read_text().splitlines()]
     n_questions = sum(len(r["questions"]) for r in records)
+    oracle = config["study"]["oracle"]
     for regime in config["study"]["regimes"]:
         scores = pd.read_parquet(tmp_path / "results" / model / dataset / regime / "scores.parquet")
+        # Oracle rows (one per oracle press, ratio and question, in their regimes only) sit beside the grid.
+        steered = scores[scores["oracle"] != "none"]
+        n_oracle = len(oracle["presses"]) * len(oracle["ratios"]) * n_questions if regime in oracle["regimes"] else 0
+        assert len(steered) == n_oracle
+        assert set(steered["press"]) == (set(oracle["presses"]) if n_oracle else set())
+        assert (steered["base_press"] != steered["press"]).all()
+        scores = scores[scores["oracle"] == "none"]
         assert len(scores) == n_questions * len(presses) * len(ratios)
         assert set(scores["press"]) == set(presses) and sorted(set(scores["ratio"])) == ratios
         assert set(scores["error_class"]) <= {"correct", "unknown", "empty", "hallucination"}
@@ -136,6 +144,16 @@ def test_small_model_target_runs_for_real(small_target):
     assert set(probes["target"]) == {"answer_type", "correct"} and probes["question_only_f1"].notna().any()
     figure = tmp_path / "figures" / "safety_cliff.pdf"
     assert figure.read_bytes()[:4] == b"%PDF" and figure.with_suffix(".png").stat().st_size > 10_000
+    # The oracle comparison: every variant against its base at the oracle ratio, and its figure.
+    table = pd.read_csv(tmp_path / "results" / model / "stats" / "oracle.csv")
+    h = table[(table["measure"] == "H") & (table["ratio"].isin(oracle["ratios"]))]
+    assert set(h["arm"]) == {"base", "protect", "target", "placebo", "protect_diluted"}
+    assert set(table["measure"]) >= {"effect_survival", "effect_singling_out", "rise_removed"}
+    evicted = table[(table["measure"] == "evidence_evicted") & (table["dataset"] == "pooled")
+                    & (table["ratio"] == oracle["ratios"][0])].set_index("arm")
+    assert evicted.loc["protect", "estimate"] <= evicted.loc["base", "estimate"] <= evicted.loc["target", "estimate"]
+    assert (tmp_path / "figures" / "oracle.pdf").read_bytes()[:4] == b"%PDF"
+    assert "auc" in pd.read_csv(tmp_path / "results" / model / "stats" / "evidence_predictors.csv").columns
     for rule_log in ["logs/dataset_stats.log", f"logs/prepare_model/{model}.log"]:
         assert (tmp_path / rule_log).exists()
     # No leftover temporary or checkpoint files that could pass for results.
