@@ -132,17 +132,23 @@ class ScoreBank:
             )
         scorer = press_registry.MemoScorer(compression_ratio=ratio, inner=self._scorer, memo=self.memo)
         if steer is not None:
-            scorer = press_registry.SteeredScorer(compression_ratio=ratio, inner=scorer, direction=steer.direction,
-                                                  positions=torch.as_tensor(steer.positions, dtype=torch.long))
+            scorer = press_registry.SteeredScorer(
+                compression_ratio=ratio, inner=scorer, direction=steer.direction,
+                positions=torch.as_tensor(steer.positions, dtype=torch.long),
+                second=torch.as_tensor(steer.second, dtype=torch.long))
         return press_registry.build(self.spec, ratio, scorer=scorer)
 
 
 @dataclass(frozen=True)
 class Steer:
-    """An oracle's steering of one cell: context positions moved to the top (+1) or bottom (-1) of the scores."""
+    """An oracle's steering of one cell: context positions moved to the top (+1) or bottom (-1) of the scores.
+
+    ``second`` ranks next to ``positions`` (protect_diluted's random spans after T_ans).
+    """
 
     positions: tuple[int, ...]
     direction: int
+    second: tuple[int, ...] = ()
 
 
 @torch.inference_mode()

@@ -178,7 +178,7 @@ class OracleRow:
     base: str
     ratio: float
     question: int
-    positions: list[int]
+    steering: oracle_variants.Steering
 
 
 def _oracle_rows(record: dict, oracle: dict, presses: dict, t_ans: list[list[int]],
@@ -193,9 +193,9 @@ def _oracle_rows(record: dict, oracle: dict, presses: dict, t_ans: list[list[int
         pool[press_registry.sink_positions(presses[o["base"]], context_length)] = False
         for j, q in enumerate(record["questions"]):
             # the same generator at every ratio: a question's random spans do not move with the ratio
-            positions, _ = oracle_variants.steered_positions(
+            steering = oracle_variants.steered_positions(
                 o["variant"], t_ans[j], pool, oracle_variants.rng_for(oracle["seed"], record["passage_id"], q["qid"]))
-            out += [OracleRow(name, o["variant"], o["base"], float(r), j, positions) for r in oracle["ratios"]]
+            out += [OracleRow(name, o["variant"], o["base"], float(r), j, steering) for r in oracle["ratios"]]
     return out
 
 
@@ -225,7 +225,7 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
     oracle_rows = _oracle_rows(record, oracle or {}, presses, t_ans, passage_tokens, pre.length)
     base_of = {(name, ratio): cell for name, ratio, cell in cells}
     for o in oracle_rows:
-        steer = engine.Steer(tuple(o.positions), -1 if o.variant == "target" else 1)
+        steer = engine.Steer(tuple(o.steering.first), o.steering.direction, tuple(o.steering.second))
         build = functools.partial(engine.compress_cell, pre, o.press, presses[o.base], o.ratio, banks[o.base], steer)
         pairs.append((len(cells), o.question))
         cells.append((o.press, o.ratio, DeferredCell(o.press, o.ratio, base_of[(o.base, o.ratio)], build)))
@@ -282,7 +282,7 @@ def answer_passage(model, tokenizer, record: dict, regime: str, presses: dict, r
                     "direction": q["direction"], "hop": q.get("hop"),
                     "n_context_tokens": pre.length, "kept_fraction": kept_fraction,
                     "evidence_positions": t_ans[j], "mention_positions": mentions[j],
-                    **steering, "oracle_positions": o.positions if o else [],
+                    **steering, "oracle_positions": o.steering.positions if o else [],
                 })
                 for key, values in arrays.items():
                     out["arrays"][key].append(values[i])

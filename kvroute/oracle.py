@@ -9,7 +9,7 @@ the press's own selection runs, so the budget is the base press's:
 - ``placebo``: random passage spans shaped like T_ans (same span count and
   token lengths, never overlapping it) go above: what moving budget alone does.
 - ``protect_diluted``: T_ans plus ``DILUTION_SETS`` such random span sets go
-  above: the evidence survives but is not the only protected text.
+  above (T_ans first): the evidence survives but is not the only protected text.
 
 H(protect_diluted) - H(base) is the effect of the evidence surviving;
 H(protect) - H(protect_diluted) the effect of singling the answer out.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -83,9 +84,26 @@ def random_spans_like(evidence: list[int], pool: np.ndarray, sets: int, rng: np.
     return sorted(chosen)
 
 
-def steered_positions(variant: str, evidence: list[int], pool: np.ndarray,
-                      rng: np.random.Generator) -> tuple[list[int], int]:
-    """(positions, direction) the variant moves: direction +1 raises them to the top, -1 sinks them."""
+@dataclass(frozen=True)
+class Steering:
+    """Positions a variant moves: ``first`` to the very top (+1) or bottom (-1), then ``second`` next to it.
+
+    Only protect_diluted has a second tier (its random spans): T_ans ranks above
+    them, so where the budget cannot keep every protected token it is the
+    dilution that goes, and the evidence survives as it does under protect.
+    """
+
+    first: list[int]
+    second: list[int]
+    direction: int
+
+    @property
+    def positions(self) -> list[int]:
+        return sorted(self.first + self.second)
+
+
+def steered_positions(variant: str, evidence: list[int], pool: np.ndarray, rng: np.random.Generator) -> Steering:
+    """What the variant moves, for one question (see the module docstring)."""
     if variant not in VARIANTS:
         raise ValueError(f"oracle {variant!r} is not allowed; allowed values: {', '.join(VARIANTS)}")
     evidence = sorted(evidence)
@@ -93,7 +111,7 @@ def steered_positions(variant: str, evidence: list[int], pool: np.ndarray,
     pool[evidence] = False
     spans = random_spans_like(evidence, pool, RANDOM_SETS[variant], rng)
     if variant == "target":
-        return evidence, -1
+        return Steering(evidence, [], -1)
     if variant == "placebo":
-        return spans, 1
-    return sorted(evidence + spans), 1
+        return Steering(spans, [], 1)
+    return Steering(evidence, spans, 1)

@@ -181,21 +181,30 @@ class SteeredScorer(ScorerPress):
     """
 
     inner: ScorerPress | None = None
-    positions: torch.Tensor | None = None  # long, context positions
+    positions: torch.Tensor | None = None  # long, context positions moved first
+    second: torch.Tensor | None = None  # long, positions moved next to them (protect_diluted's spans)
     direction: int = 1
     span_start: int = 0  # context position of the scored span's first token (ChunkPress sets it per chunk)
 
     def post_init_from_model(self, model):
         self.inner.post_init_from_model(model)
 
+    def _local(self, positions: torch.Tensor | None, scores: torch.Tensor) -> torch.Tensor:
+        if positions is None:
+            return positions
+        local = positions.to(scores.device) - self.span_start
+        return local[(local >= 0) & (local < scores.shape[-1])]
+
     def score(self, module, hidden_states, keys, values, attentions, kwargs):
         scores = self.inner.score(module, hidden_states, keys, values, attentions, kwargs)
-        local = self.positions.to(scores.device) - self.span_start
-        local = local[(local >= 0) & (local < scores.shape[-1])]
-        if local.numel() == 0:
+        tiers = [(self._local(self.positions, scores), 2), (self._local(self.second, scores), 1)]
+        tiers = [(local, k) for local, k in tiers if local is not None and local.numel()]
+        if not tiers:
             return scores
-        # float32: a shift by the range in bf16 would round the chosen positions' own order away
+        # float32: a shift by the range in bf16 would round the chosen positions' own order away.
+        # First tier by twice the shift, second by once: first > second > the rest.
         scores = scores.float()
         shift = scores.max() - scores.min() + 1
-        scores[..., local] += self.direction * shift
+        for local, k in tiers:
+            scores[..., local] += self.direction * k * shift
         return scores

@@ -17,12 +17,16 @@ from kvroute import artifacts, engine, inference
 from kvroute.datasets import generate, write_jsonl
 
 PRESSES = {"chunk_ea": {"press": "ChunkPress", "scorer": "ExpectedAttentionPress", "args": {"chunk_length": 32}}}
+# One oracle press on top: its per-question cells must resume and survive OOM retries like the others.
+ORACLE = {"presses": {"chunk_ea_protect": {"spec": {**PRESSES["chunk_ea"], "oracle": "protect"}, "variant": "protect",
+                                           "base": "chunk_ea"}}, "ratios": [0.6], "seed": 1}
 SETTINGS = {"device": "cpu", "dtype": "float32", "max_new_tokens": 4, "probe_layers": [1.0], "threads": 1}
 
 
 def infer_cmd(manifest, data, out_dir):
     return [sys.executable, "-m", "kvroute", "infer", "--manifest", str(manifest), "--dataset", str(data),
             "--regime", "agnostic", "--presses", json.dumps(PRESSES), "--ratios", "[0.0, 0.6]",
+            "--oracle", json.dumps(ORACLE),
             "--inference", json.dumps(SETTINGS), "--out-dir", str(out_dir)]
 
 
@@ -73,6 +77,30 @@ def test_cuda_out_of_memory_halves_the_batch_and_retries(smollm2, monkeypatch, c
     assert sizes[:4] == [26, 13, 6, 3] and max(sizes[4:]) <= 3  # the question-only baseline too
     assert "retrying with 3 rows per batch" in caplog.text
     assert out["max_batch"] == 3  # later passages start from the size that fit
+
+
+def test_out_of_memory_retries_rebuild_oracle_cells(smollm2, monkeypatch):
+    model, tokenizer = smollm2
+    record = generate("knowledge_manipulation", 1, 0)[0]
+    plan = {**ORACLE, "ratios": [0.5]}
+    clean = inference.answer_passage(model, tokenizer, record, "agnostic", PRESSES, [0.0, 0.5], 3, 64, [1],
+                                     oracle=plan)
+    real = engine.answer
+
+    def small_gpu(model, tokenizer, cell, context_length, question_ids, *args, **kwargs):
+        if len(question_ids) > 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(model, tokenizer, cell, context_length, question_ids, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "answer", small_gpu)
+    retried = inference.answer_passage(model, tokenizer, record, "agnostic", PRESSES, [0.0, 0.5], 3, 64, [1],
+                                       oracle=plan)
+    assert retried["max_batch"] <= 3
+    assert len(retried["rows"]) == 13 * 3  # both ratios, and one protect row per question
+    key = lambda r: (r["press"], r["ratio"], r["qid"])
+    assert sorted((key(r), r["prediction"]) for r in retried["rows"]) == sorted(
+        (key(r), r["prediction"]) for r in clean["rows"])
+    assert [e["kept_bits"] for e in retried["ledger"]] == [e["kept_bits"] for e in clean["ledger"]]
 
 
 def test_merge_refuses_misaligned_shards(tmp_path):

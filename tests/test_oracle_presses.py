@@ -39,8 +39,9 @@ def runs(positions):
 
 def test_placebo_spans_have_the_evidence_shape_and_never_overlap_it():
     for qid in ("q1", "q2", "q3"):
-        positions, direction = oracle.steered_positions("placebo", EVIDENCE, pool(), oracle.rng_for(7, "p0", qid))
-        assert direction == 1
+        steering = oracle.steered_positions("placebo", EVIDENCE, pool(), oracle.rng_for(7, "p0", qid))
+        positions = steering.positions
+        assert steering.direction == 1 and not steering.second
         assert not set(positions) & set(EVIDENCE)
         assert all(20 <= p < 280 for p in positions)
         # same number of tokens; runs may touch each other, so compare token counts and the multiset when apart
@@ -50,28 +51,32 @@ def test_placebo_spans_have_the_evidence_shape_and_never_overlap_it():
 
 
 def test_random_spans_are_seeded_by_seed_and_question():
-    draw = lambda seed, qid, v="placebo": oracle.steered_positions(v, EVIDENCE, pool(), oracle.rng_for(seed, "p0", qid))
+    draw = lambda seed, qid, v="placebo": oracle.steered_positions(v, EVIDENCE, pool(),
+                                                                   oracle.rng_for(seed, "p0", qid)).positions
     assert draw(7, "q1") == draw(7, "q1")
     assert draw(7, "q1") != draw(7, "q2") or draw(7, "q1") != draw(8, "q1")
     # protect_diluted = evidence + placebo's set + two more sets, none overlapping
-    diluted, _ = draw(7, "q1", "protect_diluted")
-    placebo, _ = draw(7, "q1")
+    diluted = draw(7, "q1", "protect_diluted")
+    placebo = draw(7, "q1")
     assert set(EVIDENCE) <= set(diluted) and set(placebo) <= set(diluted)
     assert len(diluted) == len(EVIDENCE) * (1 + oracle.DILUTION_SETS) == len(set(diluted))
 
 
 def test_protect_and_target_steer_the_evidence_itself():
-    assert oracle.steered_positions("protect", EVIDENCE, pool(), oracle.rng_for(1, "p", "q")) == (EVIDENCE, 1)
-    assert oracle.steered_positions("target", EVIDENCE, pool(), oracle.rng_for(1, "p", "q")) == (EVIDENCE, -1)
-    assert oracle.steered_positions("placebo", [], pool(), oracle.rng_for(1, "p", "q")) == ([], 1)
+    steer = lambda v, ev=EVIDENCE: oracle.steered_positions(v, ev, pool(), oracle.rng_for(1, "p", "q"))
+    assert steer("protect") == oracle.Steering(EVIDENCE, [], 1)
+    assert steer("target") == oracle.Steering(EVIDENCE, [], -1)
+    assert steer("placebo", []) == oracle.Steering([], [], 1)
+    diluted = steer("protect_diluted")  # the evidence first, the dilution spans next
+    assert diluted.first == EVIDENCE and len(diluted.second) == 3 * len(EVIDENCE) and diluted.direction == 1
     with pytest.raises(ValueError, match="allowed values: protect, target"):
         oracle.steered_positions("boost", EVIDENCE, pool(), oracle.rng_for(1, "p", "q"))
 
 
 def test_a_span_that_fits_nowhere_is_skipped():
     tight = pool(n=60, start=20, end=30)  # 10 free tokens, evidence needs 4 + 2 per set
-    positions, _ = oracle.steered_positions("protect_diluted", [22, 23, 24, 25, 27, 28], tight,
-                                            oracle.rng_for(1, "p", "q"))
+    positions = oracle.steered_positions("protect_diluted", [22, 23, 24, 25, 27, 28], tight,
+                                         oracle.rng_for(1, "p", "q")).positions
     assert set(positions) >= {22, 23, 24, 25, 27, 28} and len(positions) < 6 * 4
 
 
@@ -162,6 +167,18 @@ def test_protect_keeps_and_target_evicts_the_evidence_everywhere_the_budget_allo
             assert all(bool(k[:, inside].all()) for k in protect.kept), (a, b)
         if len(inside) and (b - a) - kept_here >= len(inside):
             assert not any(bool(k[:, inside].any()) for k in target.kept), (a, b)
+
+
+@pytest.mark.parametrize("name", ["adakv_ea", "chunk_ea"])
+def test_protect_diluted_keeps_the_evidence_before_its_dilution(prefill, name):
+    """At a ratio that cannot keep every protected token, the evidence stays and part of the dilution goes."""
+    T, ev = prefill.length, torch.tensor(EVIDENCE)
+    dilution = [p for p in range(80, 130) if p not in EVIDENCE]  # more than a 0.9 budget keeps
+    bank = engine.ScoreBank(SPECS[name])
+    cell = engine.compress_cell(prefill, name, SPECS[name], 0.9, bank, engine.Steer(tuple(EVIDENCE), 1, tuple(dilution)))
+    assert all(bool(k[:, ev].all()) for k in cell.kept)
+    kept_dilution = torch.stack([k[:, dilution] for k in cell.kept]).float().mean()
+    assert 0 < kept_dilution < 1
 
 
 @pytest.mark.parametrize("name", ["adakv_ea", "chunk_ea"])
