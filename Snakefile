@@ -46,6 +46,7 @@ include: "rules/scoring.smk"
 include: "rules/probing.smk"
 include: "rules/stats.smk"
 include: "rules/figures.smk"
+include: "rules/claims.smk"
 
 
 rule all:
@@ -59,3 +60,5 @@ rule all:
         expand("results/{model}/stats/breakpoint.csv", model=MODELS),
         expand("results/{model}/stats/ger_hallucination.csv", model=MODELS),
         expand("results/{model}/stats/evidence_predictors.csv", model=MODELS),
+        "results/claims.csv",
+        "results/replication.md",

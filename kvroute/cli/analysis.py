@@ -1,4 +1,4 @@
-"""Answers, metrics, probes and statistics: score, metrics, probe, stats."""
+"""Answers, metrics, probes, statistics and the claims report: score, metrics, probe, stats, claims."""
 
 from __future__ import annotations
 
@@ -72,6 +72,48 @@ def cmd_stats(a):
         write_csv(table, getattr(a, name))
 
 
+def _pairs(items, flag: str) -> dict[str, str]:
+    """KEY=VALUE arguments as a dict, in the order given."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise ValueError(f"{flag} takes KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def _report_header(a, families: dict, generators: dict) -> dict[str, str]:
+    import json
+
+    study = json.loads(a.study) if a.study else {}
+    header = {"config": ", ".join(a.configfiles) or "(not given)",
+              "models": ", ".join(f"{m} ({f})" for m, f in families.items()),
+              "datasets": ", ".join(d if g == d else f"{d} ({g})" for d, g in generators.items()) or "(not given)"}
+    for key in ("presses", "regimes", "ratios"):
+        if key in study:
+            header[key] = ", ".join(map(str, study[key]))
+    if study.get("oracle"):
+        header["oracle"] = f"{', '.join(study['oracle']['presses'])} at {study['oracle']['ratios']}, " \
+                           f"{', '.join(study['oracle']['regimes'])}"
+    header["intervals"] = (f"95%, {a.n_boot} passage resamples ({a.n_boot_breakpoint} for the breakpoint), "
+                           f"seed {a.seed}")
+    return header
+
+
+def cmd_claims(a):
+    from kvroute.claims import Settings, build_claims, render
+    from kvroute.io import write_csv, write_text
+
+    families, generators = _pairs(a.families, "--families"), _pairs(a.generators, "--generators")
+    stats_files = {"breakpoint": a.breakpoint, "ger": a.ger, "ger_item": a.ger_item, "rigidity": a.rigidity,
+                   "oracle": a.oracle, "probe": a.probe}
+    settings = Settings(n_boot=a.n_boot, n_boot_breakpoint=a.n_boot_breakpoint, seed=a.seed, generators=generators)
+    frame = build_claims(a.questions, a.layers, stats_files, families, settings)
+    write_csv(frame, a.out)
+    write_text(a.report, render(frame, _report_header(a, families, generators), list(families)))
+
+
 def add_parsers(sub) -> None:
     from kvroute.config import default, schema_at
 
@@ -119,3 +161,26 @@ def add_parsers(sub) -> None:
                  "consensus", "oracle", "evidence-predictors"):
         s.add_argument(f"--{name}", required=True)
     s.set_defaults(func=cmd_stats)
+
+    s = sub.add_parser("claims", help="a verdict on each of the paper's claims C1-C14 per model: claims.csv and "
+                                      "the Markdown replication report")
+    s.add_argument("--questions", nargs="+", required=True,
+                   help="metrics/questions.parquet of every model x dataset x regime")
+    s.add_argument("--layers", nargs="*", default=[], help="metrics/layers.parquet files (per-layer consensus, C9)")
+    for name, what in (("breakpoint", "stats/breakpoint.csv"), ("ger", "stats/ger_hallucination.csv"),
+                       ("ger-item", "stats/ger_item_model.csv"), ("rigidity", "stats/rigidity.csv"),
+                       ("oracle", "stats/oracle.csv"), ("probe", "probe/probe_scores.csv")):
+        s.add_argument(f"--{name}", nargs="*", default=[], help=f"{what} of every model")
+    s.add_argument("--families", nargs="+", required=True, metavar="MODEL=FAMILY",
+                   help="the models to report, in order, with their family (config models.X.family)")
+    s.add_argument("--generators", nargs="*", default=[], metavar="DATASET=GENERATOR",
+                   help="each studied dataset's generator (config datasets.X.generator, default its name)")
+    s.add_argument("--n-boot", type=int, default=default("stats.n_boot"))
+    s.add_argument("--n-boot-breakpoint", type=int, default=default("stats.n_boot_breakpoint"),
+                   help="passage resamples for the H_cond breakpoint's CI (0: none)")
+    s.add_argument("--seed", type=int, default=default("seed"))
+    s.add_argument("--configfiles", nargs="*", default=[], help="config files of the run (report header)")
+    s.add_argument("--study", help="the config's study section as JSON (report header)")
+    s.add_argument("--out", required=True, help="claims.csv")
+    s.add_argument("--report", required=True, help="replication.md")
+    s.set_defaults(func=cmd_claims)

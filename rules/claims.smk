@@ -1,0 +1,47 @@
+# The replication report: a verdict on each of the paper's claims C1-C14 per model,
+# from every model's answers, per-layer routing, stats tables and probe scores. Claims whose inputs this
+# config does not produce are listed as "not run".
+
+
+rule claims:
+    input:
+        questions=expand(
+            "results/{model}/{dataset}/{regime}/metrics/questions.parquet",
+            model=MODELS,
+            dataset=DATASETS,
+            regime=REGIMES,
+        ),
+        layers=expand(
+            "results/{model}/{dataset}/{regime}/metrics/layers.parquet", model=MODELS, dataset=DATASETS, regime=REGIMES
+        ),
+        breakpoint=expand("results/{model}/stats/breakpoint.csv", model=MODELS),
+        ger=expand("results/{model}/stats/ger_hallucination.csv", model=MODELS),
+        ger_item=expand("results/{model}/stats/ger_item_model.csv", model=MODELS),
+        rigidity=expand("results/{model}/stats/rigidity.csv", model=MODELS),
+        oracle=expand("results/{model}/stats/oracle.csv", model=MODELS),
+        probe=expand("results/{model}/probe/probe_scores.csv", model=MODELS),
+    output:
+        csv=report("results/claims.csv", caption="../report/claims.rst", category="0 Claims"),
+        md="results/replication.md",
+    params:
+        families=[f"{m}={config['models'][m].get('family', 'unknown')}" for m in MODELS],
+        generators=[f"{d}={config['datasets'][d].get('generator', d)}" for d in DATASETS],
+        n_boot=config["stats"]["n_boot"],
+        n_boot_breakpoint=config["stats"]["n_boot_breakpoint"],
+        seed=SEED,
+        configfiles=[os.path.relpath(f) for f in workflow.configfiles],
+        study=as_json(STUDY),
+    log:
+        "logs/claims.log",
+    benchmark:
+        "benchmarks/claims.tsv"
+    container:
+        ANALYSIS_IMAGE
+    shell:
+        "python -m kvroute claims --questions {input.questions} --layers {input.layers} "
+        "--breakpoint {input.breakpoint} --ger {input.ger} --ger-item {input.ger_item} "
+        "--rigidity {input.rigidity} --oracle {input.oracle} --probe {input.probe} "
+        "--families {params.families:q} --generators {params.generators:q} "
+        "--n-boot {params.n_boot} --n-boot-breakpoint {params.n_boot_breakpoint} --seed {params.seed} "
+        "--configfiles {params.configfiles:q} --study {params.study:q} "
+        "--out {output.csv} --report {output.md} > {log} 2>&1"
