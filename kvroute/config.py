@@ -94,6 +94,10 @@ def _check_references(config: dict) -> None:
                     f"config key study.{section}[{i}]: {name!r} is not registered under {section}; "
                     f"allowed values: {', '.join(sorted(registered))}"
                 )
+    for name in study.get("passages_per_model", {}):
+        if name not in study["models"]:
+            raise ConfigError(f"config key study.passages_per_model.{name}: {name!r} is not in study.models; "
+                              f"allowed values: {', '.join(study['models'])}")
     for name, spec in config["presses"].items():
         for field in ("press", "scorer"):
             if field in spec and spec[field] not in KVPRESS_PRESSES:

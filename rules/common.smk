@@ -46,8 +46,9 @@ def n_passages(dataset):
         return sum(1 for line in lines if line.strip())
 
 
-def shards(dataset):
-    """Passage ranges START-END, one infer job each (inference.passages_per_job)."""
-    n = n_passages(dataset)
+def shards(dataset, model):
+    """Passage ranges START-END, one infer job each (inference.passages_per_job), up to the model's cap
+    (study.passages_per_model)."""
+    n = min(n_passages(dataset), STUDY.get("passages_per_model", {}).get(model, n_passages(dataset)))
     per = config["inference"]["passages_per_job"] or n
     return [f"{start:05d}-{min(start + per, n):05d}" for start in range(0, n, per)]

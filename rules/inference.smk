@@ -38,13 +38,15 @@ rule merge_shards:
     input:
         lambda w: expand(
             "results/{{model}}/{{dataset}}/{{regime}}/shards/{shard}/{artifact}",
-            shard=shards(w.dataset),
+            shard=shards(w.dataset, w.model),
             artifact=ARTIFACTS,
         ),
     output:
         multiext("results/{model}/{dataset}/{regime}/", *ARTIFACTS),
     params:
-        shards=lambda w: [f"results/{w.model}/{w.dataset}/{w.regime}/shards/{s}" for s in shards(w.dataset)],
+        shards=lambda w: [
+            f"results/{w.model}/{w.dataset}/{w.regime}/shards/{s}" for s in shards(w.dataset, w.model)
+        ],
         out_dir=lambda w: f"results/{w.model}/{w.dataset}/{w.regime}",
     log:
         "logs/merge_shards/{model}/{dataset}/{regime}.log",

@@ -149,14 +149,14 @@ def prefill_mfu(model, tokenizer, records, peak_tflops: float, repeats: int = 3)
             "mfu": flops / seconds / (peak_tflops * 1e12)}
 
 
-def oracle_cost(base: dict, steered: dict) -> dict:
+def oracle_cost(base: dict, steered: dict, repeats: int) -> dict:
     """An oracle row's time relative to a base row's, from a run with and a run without the oracle rows."""
     n_base, n_oracle = len(base["answers"]), len(steered["answers"]) - len(base["answers"])
     per_base = base["wall_s"] / n_base
     per_oracle = (steered["wall_s"] - base["wall_s"]) / n_oracle
     extra_prefill = steered["prefill_tokens"] - base["prefill_tokens"]
     print(f"oracle rows: {n_oracle} beside {n_base} base rows; {per_oracle:.3f} s per oracle row vs "
-          f"{per_base:.3f} s per base row ({per_oracle / per_base:.2f}x; fastest of 2 runs each); "
+          f"{per_base:.3f} s per base row ({per_oracle / per_base:.2f}x; fastest of {repeats} runs each); "
           f"extra prefill tokens: {extra_prefill}", flush=True)
     return {"base_rows": n_base, "oracle_rows": n_oracle, "s_per_base_row": per_base, "s_per_oracle_row": per_oracle,
             "relative": per_oracle / per_base, "extra_prefill_tokens": extra_prefill}
@@ -168,6 +168,7 @@ def main(argv=None):
     p.add_argument("--model", help="model name from the config (default: the study's first)")
     p.add_argument("--datasets", nargs="+", help="default: the study's datasets")
     p.add_argument("--passages", type=int, help="passages per dataset (default: the config's sizes)")
+    p.add_argument("--regimes", nargs="+", choices=["agnostic", "aware"], help="default: the study's regimes")
     p.add_argument("--dtype", help="override inference.dtype")
     p.add_argument("--max-batch-questions", type=int, help="override inference.max_batch_questions (1 = stock-exact)")
     p.add_argument("--models-dir", default="resources/models", help="where prepare_model put the models")
@@ -179,6 +180,9 @@ def main(argv=None):
     p.add_argument("--oracle-cost", action="store_true",
                    help="also time kvroute with the config's oracle presses and print an oracle row's cost "
                         "relative to a base row, and whether the oracle added a prefill")
+    p.add_argument("--repeats", type=int, default=2,
+                   help="runs of each variant compared by --reachability-cost / --oracle-cost, alternated, the "
+                        "fastest kept (default 2: a 2-core machine drifts by a few percent between runs)")
     p.add_argument("--skip-stock", action="store_true", help="time kvroute only (no stock loop, no agreement)")
     p.add_argument("--out", help="write the figures as JSON here")
     a = p.parse_args(argv)
@@ -202,7 +206,7 @@ def main(argv=None):
         name = f"{Path(a.arch).stem} (random weights, {name} tokenizer)"
     presses = {n: cfg["presses"][n] for n in study["presses"]}
     ratios = sorted(float(r) for r in study["ratios"])
-    regimes = study["regimes"]
+    regimes = a.regimes or study["regimes"]
     records = []
     for ds in a.datasets or study["datasets"]:
         spec = cfg["datasets"][ds]
@@ -228,15 +232,14 @@ def main(argv=None):
         return kvroute_loop(model, tokenizer, records, regimes, presses, ratios, inf["max_new_tokens"], probe_layers,
                             a.max_batch_questions or inf["max_batch_questions"], threshold, oracle_plans)
 
-    runs = [("kvroute", lambda: ours(inf["reachability_threshold"]))]
-    # Variants are alternated and repeated, keeping each one's fastest run: a difference of
-    # a few percent is smaller than a 2-core machine's drift between consecutive runs.
+    # Variants are alternated and repeated (--repeats), keeping each one's fastest run: a difference
+    # of a few percent is smaller than a 2-core machine's drift between consecutive runs.
+    variants = [("kvroute", lambda: ours(inf["reachability_threshold"]))]
     if a.reachability_cost:
-        off = ("kvroute_no_reachability", lambda: ours(None))
-        runs = [runs[0], off, runs[0], off]
+        variants.append(("kvroute_no_reachability", lambda: ours(None)))
     if a.oracle_cost:
-        steered = ("kvroute_oracle", lambda: ours(inf["reachability_threshold"], plans))
-        runs = runs + [steered] + ([runs[0]] if not a.reachability_cost else []) + [steered]
+        variants.append(("kvroute_oracle", lambda: ours(inf["reachability_threshold"], plans)))
+    runs = variants * (max(1, a.repeats) if len(variants) > 1 else 1)
     if not a.skip_stock:
         runs.append(("stock", lambda: stock_loop(pipe, records, regimes, presses, ratios, inf["max_new_tokens"])))
     for label, run in runs:
@@ -251,11 +254,12 @@ def main(argv=None):
             counter.take()
     if a.reachability_cost:
         on, off = results["kvroute"]["wall_s"], results["kvroute_no_reachability"]["wall_s"]
-        print(f"reachability (threshold {inf['reachability_threshold']}, both variants; fastest of 2 runs each): "
+        print(f"reachability (threshold {inf['reachability_threshold']}, both variants; "
+              f"fastest of {a.repeats} runs each): "
               f"{on - off:.1f} s of {on:.1f} s, {100 * (on - off) / off:+.1f}% over kvroute without it", flush=True)
         results["reachability_cost"] = {"with_s": on, "without_s": off, "overhead": (on - off) / off}
     if a.oracle_cost:
-        results["oracle_cost"] = oracle_cost(results["kvroute"], results["kvroute_oracle"])
+        results["oracle_cost"] = oracle_cost(results["kvroute"], results["kvroute_oracle"], a.repeats)
     if a.skip_stock:
         if a.out:
             write_text(a.out, json.dumps({k: {x: y for x, y in v.items() if x != "answers"} for k, v in results.items()},

@@ -9,7 +9,8 @@ when present) and prints, per press and regime:
 - accuracy of erased answers split by reachable_prefill (the leakage test);
 - GER, the span null and enrichment (passage-bootstrap 95% CI) at chosen ratios;
 - H and H_cond at chosen ratios, with their passage-bootstrap bands;
-- the breakpoint test and the GER-hallucination correlation, if present.
+- the breakpoint test and the GER-hallucination correlation, if present;
+- probes against their question-only baseline, and the claims' verdicts, if present.
 
     python scripts/run_summary.py                          # the default config's model
     python scripts/run_summary.py --model smollm2-135m-instruct --ratios 0.5 0.9
@@ -112,6 +113,23 @@ def predictors_summary(pred: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def probe_summary(probe: pd.DataFrame, ratios: list[float]) -> str:
+    """Probe macro-F1 against the question-only baseline (all datasets), mean over press x regime cells."""
+    p = probe[(probe["dataset"].astype(str) == "all") & (probe["ratio"] == probe["train_ratio"])
+              & probe["ratio"].round(6).isin([round(r, 6) for r in ratios])]
+    cols = ["macro_f1", "question_only_f1", "selectivity_over_question", "control_macro_f1", "selectivity_f1"]
+    table = p.groupby(["target", "layer", "ratio"])[[c for c in cols if c in p]].mean().reset_index()
+    return table.to_markdown(index=False, floatfmt=".3f")
+
+
+def claims_summary(claims: pd.DataFrame, model: str) -> str:
+    """Each claim's pooled verdicts over all items for this model (results/claims.csv), counted."""
+    c = claims[(claims["model"] == model) & (claims["dataset"] == "pooled") & (claims["items"] == "all")]
+    counts = c.groupby(["claim", "verdict"]).size().unstack(fill_value=0)
+    order = sorted(counts.index, key=lambda x: int(x[1:]))
+    return counts.loc[order].reset_index().to_markdown(index=False)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="config.yaml")
@@ -142,11 +160,19 @@ def main(argv=None) -> int:
     if (stats / "evidence_predictors.csv").exists() and len(pred := pd.read_csv(stats / "evidence_predictors.csv")):
         print("## Partial eviction vs GER as predictors of hallucination (pooled)\n")
         print(predictors_summary(pred) + "\n")
+    probe_path = results / model / "probe" / "probe_scores.csv"
+    if probe_path.exists() and "train_ratio" in (probe := pd.read_csv(probe_path)):
+        print(f"## Probes against the question-only baseline (`{probe_path}`, dataset = all)\n")
+        print(probe_summary(probe, [0.0, *a.ratios]) + "\n")
     for name, title in (("breakpoint.csv", "Breakpoint test"), ("ger_hallucination.csv", "GER vs hallucination"),
+                        ("ger_item_model.csv", "GER item-level model"),
                         ("rigidity.csv", "Rigidity: consensus and rho vs failure")):
         if (stats / name).exists():
             print(f"## {title} (`{stats / name}`)\n")
             print(pd.read_csv(stats / name).to_markdown(index=False, floatfmt=".3g") + "\n")
+    if (results / "claims.csv").exists():
+        print("## Claims: pooled verdicts, all items (`results/claims.csv`; rows per press and regime)\n")
+        print(claims_summary(pd.read_csv(results / "claims.csv"), model) + "\n")
     return 0
 
 

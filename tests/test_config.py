@@ -52,6 +52,9 @@ def test_shipped_configs_are_valid(repo, config_file):
         ("figures", {"eviction_map": {"dataset": "hops"}}, "figures.eviction_map.dataset", "base, knowledge"),
         ("figures", {"routing": {"measure": ["entropy"]}}, "figures.routing.measure[0]", "consensus, rho"),
         ("figures", {"performance": {"metrics": ["f1"]}}, "figures.performance", "metric"),
+        ("study.passages_per_model", {"gpt-7": 1}, "study.passages_per_model.gpt-7", "qwen2.5-coder-0.5b-instruct"),
+        ("study.passages_per_model", {"qwen2.5-coder-0.5b-instruct": 0},
+         "study.passages_per_model.qwen2.5-coder-0.5b-instruct", ">= 1"),
     ],
 )
 def test_bad_values_name_the_key(default_config, path, value, key, hint):

@@ -51,6 +51,25 @@ def test_default_dry_run_builds_the_safety_cliff(repo):
     assert counts["prepare_model"] == 1
 
 
+def test_a_model_capped_by_passages_per_model_runs_a_prefix_of_each_dataset(repo, tmp_path):
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    config["study"]["models"] = ["qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct"]
+    config["study"]["passages_per_model"] = {"smollm2-135m-instruct": 2}
+    config["inference"]["passages_per_job"] = 1
+    (tmp_path / "capped.yaml").write_text(yaml.safe_dump(config))
+    out = snakemake(repo, "-n", "-F", "-p", "--configfile", str(tmp_path / "capped.yaml"))
+    assert out.returncode == 0, out.stderr[-3000:]
+    infer = re.findall(r"results/([\w.-]+)/(\w+)/(\w+)/shards/(\d+)-(\d+)/predictions.parquet", out.stdout)
+    passages = {}
+    for model, dataset, regime, start, end in set(infer):
+        passages.setdefault((model, dataset, regime), set()).update(range(int(start), int(end)))
+    sizes = {d: spec["passages"] for d, spec in config["datasets"].items()}
+    for (model, dataset, regime), got in passages.items():
+        want = min(sizes[dataset], 2) if model == "smollm2-135m-instruct" else sizes[dataset]
+        assert got == set(range(want)), (model, dataset, regime)
+    assert len(passages) == 2 * 3 * 2  # two models x three datasets x two regimes
+
+
 @pytest.fixture
 def fake_apptainer(tmp_path) -> dict:
     """Apptainer cannot be installed here; Snakemake only asks it for its version in a dry-run."""
