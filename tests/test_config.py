@@ -6,6 +6,7 @@ import copy
 
 import pytest
 import yaml
+from conftest import REPO
 
 from kvroute.config import KVPRESS_PRESSES, ConfigError, generator_names, load, load_schema, validate, with_defaults
 
@@ -27,7 +28,9 @@ def broken(config: dict, path: str, value) -> dict:
     return out
 
 
-@pytest.mark.parametrize("config_file", ["config.yaml", "config/paper.yaml", "config/ci_small.yaml"])
+@pytest.mark.parametrize("config_file", ["config.yaml", *sorted(p.relative_to(REPO).as_posix()
+                                                                for p in (REPO / "config").glob("*.yaml")
+                                                                if p.name != "models.yaml")])
 def test_shipped_configs_are_valid(repo, config_file):
     config = load(repo / config_file)  # on top of the model registry
     assert set(config["study"]["models"]) <= set(config["models"])

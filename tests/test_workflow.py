@@ -43,6 +43,17 @@ def test_paper_grid_dry_run_lists_every_job(repo):
         repo, "-n", "-p", "--configfile", "config/paper.yaml").stdout
 
 
+def test_replication_dry_run_plans_three_models_and_the_claims(repo):
+    config = yaml.safe_load((repo / "config" / "replication.yaml").read_text())
+    out = snakemake(repo, "-n", "-F", "--configfile", "config/replication.yaml")
+    assert out.returncode == 0, out.stderr[-3000:]
+    counts = job_counts(out.stdout)
+    assert len(config["study"]["models"]) == 3 and len(config["study"]["datasets"]) == 7
+    assert counts["merge_shards"] == 3 * 7 * 2
+    assert counts["prepare_model"] == counts["stats"] == 3
+    assert counts["claims"] == 1
+
+
 def test_default_dry_run_builds_the_safety_cliff(repo):
     out = snakemake(repo, "-n", "-F", "figures/safety_cliff.pdf")
     assert out.returncode == 0, out.stderr[-3000:]
