@@ -345,21 +345,26 @@ def oracle_not_run(claim: str, m: ModelInputs, pooled: pd.DataFrame) -> list[dic
     return []
 
 
-def c6(m: ModelInputs, s: Settings) -> list[dict]:
+def oracle_groups(claim: str, m: ModelInputs, s: Settings) -> tuple[list[dict], list]:
+    """(not-run rows, [(items, regime, base press, pooled oracle rows)]): what C6 and C7 judge."""
     tables = oracle_tables(m, s)
-    missing = oracle_not_run("C6", m, tables[0][1])
+    missing = oracle_not_run(claim, m, tables[0][1])
     if missing:
-        return missing
-    out = []
-    for items, t in tables:
-        for (regime, base_press), g in t.groupby(["regime", "base_press"]) if len(t) else []:
-            ratios = [C6_RATIO]
-            cliff = at(m.stat("breakpoint"), dataset=POOLED, regime=regime, press=base_press)
-            if len(cliff) and np.isfinite(cliff["cliff_ratio"].iloc[0]):
-                near = min(oracle_ratios(g), key=lambda r: abs(r - cliff["cliff_ratio"].iloc[0]))
-                ratios += [near] if near != C6_RATIO else []
-            for ratio in ratios:
-                out.append(c6_one(m.model, g, ratio, regime=regime, press=base_press, items=items))
+        return missing, []
+    return [], [(items, regime, base_press, g) for items, t in tables if len(t)
+                for (regime, base_press), g in t.groupby(["regime", "base_press"])]
+
+
+def c6(m: ModelInputs, s: Settings) -> list[dict]:
+    out, groups = oracle_groups("C6", m, s)
+    for items, regime, base_press, g in groups:
+        ratios = [C6_RATIO]
+        cliff = at(m.stat("breakpoint"), dataset=POOLED, regime=regime, press=base_press)
+        if len(cliff) and np.isfinite(cliff["cliff_ratio"].iloc[0]):
+            near = min(oracle_ratios(g), key=lambda r: abs(r - cliff["cliff_ratio"].iloc[0]))
+            ratios += [near] if near != C6_RATIO else []
+        for ratio in ratios:
+            out.append(c6_one(m.model, g, ratio, regime=regime, press=base_press, items=items))
     return out
 
 
@@ -380,25 +385,20 @@ def c6_one(model: str, g: pd.DataFrame, ratio: float, **keys) -> dict:
 
 
 def c7(m: ModelInputs, s: Settings) -> list[dict]:
-    tables = oracle_tables(m, s)
-    missing = oracle_not_run("C7", m, tables[0][1])
-    if missing:
-        return missing
-    out = []
-    for items, t in tables:
-        for (regime, base_press), g in t.groupby(["regime", "base_press"]) if len(t) else []:
-            keys = dict(regime=regime, press=base_press, items=items)
-            removed, base = oracle_value(g, C6_RATIO, "rise_removed"), oracle_value(g, C6_RATIO, "H", "base")
-            if removed is None or base is None:
-                out.append(row("C7", m.model, R.INCONCLUSIVE, "no protect_diluted or base answers at 0.9", **keys))
-                continue
-            est = Estimate(float(removed["estimate"]), float(removed["ci_lo"]), float(removed["ci_hi"]),
-                           base["n"], base["n_passages"])
-            rise = oracle_value(g, C6_RATIO, "rise")
-            rise_text = "" if rise is None else \
-                f"rise H_base(0.9) - H_base(0) = {rise['estimate']:+.3f} [{rise['ci_lo']:+.3f}, {rise['ci_hi']:+.3f}]"
-            out.append(row("C7", m.model, *gated(est.n_passages, R.c7(est.ci_lo, est.ci_hi)), rise_text,
-                           text(removed["note"]), est=est, **keys))
+    out, groups = oracle_groups("C7", m, s)
+    for items, regime, base_press, g in groups:
+        keys = dict(regime=regime, press=base_press, items=items)
+        removed, base = oracle_value(g, C6_RATIO, "rise_removed"), oracle_value(g, C6_RATIO, "H", "base")
+        if removed is None or base is None:
+            out.append(row("C7", m.model, R.INCONCLUSIVE, "no protect_diluted or base answers at 0.9", **keys))
+            continue
+        est = Estimate(float(removed["estimate"]), float(removed["ci_lo"]), float(removed["ci_hi"]),
+                       base["n"], base["n_passages"])
+        rise = oracle_value(g, C6_RATIO, "rise")
+        rise_text = "" if rise is None else \
+            f"rise H_base(0.9) - H_base(0) = {rise['estimate']:+.3f} [{rise['ci_lo']:+.3f}, {rise['ci_hi']:+.3f}]"
+        out.append(row("C7", m.model, *gated(est.n_passages, R.c7(est.ci_lo, est.ci_hi)), rise_text,
+                       text(removed["note"]), est=est, **keys))
     return out
 
 
