@@ -299,6 +299,16 @@ def test_item_model_flags_a_common_trend_in_ratio():
     assert lin.loc["ratio", "p"] < 0.001 and lin.loc["ger", "p"] > 0.05
 
 
+def test_item_model_says_not_estimable_when_ger_separates_hallucination():
+    # Every answer with GER above 0.5 hallucinates and none below: the likelihood has no maximum, and an
+    # optimiser that stops anywhere reports an arbitrary, huge coefficient (seen: -1e8 on a real run).
+    q = simulate_items(ger_effect=0.0, n_passages=30)
+    q.loc[(q["ratio"] > 0) & (q["ger"] > 0.5), "error_class"] = "hallucination"
+    q.loc[(q["ratio"] > 0) & (q["ger"] <= 0.5), "error_class"] = "correct"
+    ger = ger_item_model(q).set_index("term").loc["ger"]
+    assert np.isnan(ger["coef"]) and np.isnan(ger["ci_lo"]) and "not estimable" in ger["reason"]
+
+
 def test_item_model_tiny_data_gives_reasons():
     q = simulate_items(ger_effect=0.0, n_passages=2, n_q=2)
     item = ger_item_model(q)

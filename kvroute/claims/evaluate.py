@@ -306,13 +306,16 @@ def c8(m: ModelInputs, s: Settings) -> list[dict]:
     if rho.empty:
         return [row("C8", m.model, R.NOT_RUN, "rigidity.csv has no routing model (no routing measures)",
                     regime=regime)]
+    # Per SD of the measure: rho spans (0, 1], so an odds ratio per unit is one across its whole range.
     g = rho.iloc[0]
-    est = Estimate(float(g["odds_ratio"]), float(g["odds_ratio_lo"]), float(g["odds_ratio_hi"]), g["n"],
-                   g["n_clusters"])
+    est = Estimate(float(g["odds_ratio_per_sd"]), float(g["odds_ratio_per_sd_lo"]), float(g["odds_ratio_per_sd_hi"]),
+                   g["n"], g["n_clusters"])
     verdict = R.clustered(est.ci_lo, est.ci_hi, 1.0, "above", text(g["reason"]), text(g["note"]))
-    other = (f"consensus OR {cons['odds_ratio'].iloc[0]:.3g} [{cons['odds_ratio_lo'].iloc[0]:.3g}, "
-             f"{cons['odds_ratio_hi'].iloc[0]:.3g}]") if len(cons) and np.isfinite(cons["odds_ratio"].iloc[0]) else ""
-    return [row("C8", m.model, *verdict, other, why, regime=regime, est=est)]
+    c = cons.iloc[0] if len(cons) else None
+    other = (f"consensus OR per SD {c['odds_ratio_per_sd']:.3g} [{c['odds_ratio_per_sd_lo']:.3g}, "
+             f"{c['odds_ratio_per_sd_hi']:.3g}]") if c is not None and np.isfinite(c["odds_ratio_per_sd"]) else ""
+    return [row("C8", m.model, *verdict, f"rho SD {g['sd']:.3g}" if np.isfinite(g["sd"]) else "", other, why,
+                regime=regime, est=est)]
 
 
 # --- C6, C7: the oracle presses --------------------------------------------------------------------------------

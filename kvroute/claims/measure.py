@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats as st
 
 from kvroute.stats.bootstrap import cluster_ids, passage_weights, percentile, ratio_of, strata_of
-from kvroute.stats.clustered import clusters_note, coef_rows, fit_logit, model_frame
+from kvroute.stats.clustered import NotEstimable, clusters_note, coef_rows, fit_logit, model_frame
 
 CI = 0.95
 
@@ -149,7 +149,11 @@ def interaction(table: pd.DataFrame, outcome: str, a: str, b: str, min_clusters:
         info["reason"] = f"{a} or {b} is constant"
     if info["reason"]:
         return info
-    res, info["method"] = fit_logit(data, f"{outcome} ~ {a} * {b}")
+    try:
+        res, info["method"] = fit_logit(data, f"{outcome} ~ {a} * {b}")
+    except NotEstimable as err:
+        info["reason"] = str(err)
+        return info
     info["n_params"] = len(res.params)
     info["note"] = clusters_note(info["n_clusters"], info["n_params"])
     info.update({k: v for k, v in coef_rows(res, [term], info["note"])[0].items() if k in info})

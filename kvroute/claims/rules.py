@@ -88,7 +88,7 @@ CLAIMS = {c.id: c for c in (
           "supported if the CI's lower end > 0.5; contradicted if its upper end < 0.5",
           "abstract: 'when answer-critical tokens are globally erased' (no experiment)"),
     Claim("C8", "Rigidity: tokens survive but consensus collapses routing (Prop. 3, 6.3)",
-          "odds ratio of failure per unit rho (head agreement) among non-erased items correct at 0, "
+          "odds ratio of failure per SD of rho (head agreement) among non-erased items correct at 0, "
           "controlling C(ratio), press, C(dataset); clustered by passage",
           "supported if the OR's CI lies above 1 (more agreement, more failure); contradicted if below 1; "
           "inconclusive with fewer than 5 clusters per parameter",

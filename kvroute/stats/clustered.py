@@ -21,6 +21,9 @@ import statsmodels.formula.api as smf
 from kvroute.stats.bootstrap import cluster_ids
 
 MIN_CLUSTERS_PER_PARAM = 5
+# A log-odds this large (odds ratio e^30 per unit of a predictor, or a ratio level's intercept) is not an
+# estimate: the optimiser ran off along a direction that (quasi-)separates the outcome.
+DIVERGED_LOGODDS = 30.0
 CONTROLS = {"C(ratio_level)": "ratio_level", "press": "press", "C(dataset)": "dataset"}
 COEF_COLUMNS = ("coef", "se", "z", "p", "ci_lo", "ci_hi", "odds_ratio", "odds_ratio_lo", "odds_ratio_hi")
 
@@ -49,20 +52,38 @@ def controls(data: pd.DataFrame, candidates: Mapping[str, str] = CONTROLS) -> li
     return [term for term, col in candidates.items() if col in data and data[col].nunique() > 1]
 
 
+class NotEstimable(ValueError):
+    """Neither fit gave finite, bounded coefficients: the outcome is (quasi-)separated by the terms."""
+
+
+def converged(res) -> bool:
+    """Finite coefficients and standard errors, every coefficient below DIVERGED_LOGODDS in size."""
+    params, bse = np.asarray(res.params, float), np.asarray(res.bse, float)
+    return bool(np.all(np.isfinite(params)) and np.all(np.isfinite(bse))
+                and np.all(np.abs(params) < DIVERGED_LOGODDS))
+
+
 def fit_logit(data: pd.DataFrame, formula: str):
-    """(result, method): GEE (exchangeable) with ``data["cluster"]`` groups; cluster-robust GLM if GEE fails."""
+    """(result, method): GEE (exchangeable) with ``data["cluster"]`` groups; cluster-robust GLM if GEE fails
+    or diverges. Raises NotEstimable when the GLM diverges too."""
     groups = pd.factorize(data["cluster"])[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             res = smf.gee(formula, groups=groups, data=data, family=sm.families.Binomial(),
                           cov_struct=sm.cov_struct.Exchangeable()).fit(maxiter=100)
-            if np.all(np.isfinite(res.params)) and np.all(np.isfinite(res.bse)):
+            if converged(res):
                 return res, "gee_exchangeable"
         except Exception:  # noqa: BLE001 - any numerical failure falls back to the GLM
             pass
-        res = smf.glm(formula, data=data, family=sm.families.Binomial()).fit(
-            cov_type="cluster", cov_kwds={"groups": groups})
+        try:
+            res = smf.glm(formula, data=data, family=sm.families.Binomial()).fit(
+                cov_type="cluster", cov_kwds={"groups": groups})
+        except Exception as err:  # noqa: BLE001 - e.g. a perfect-separation error: say so, do not crash
+            raise NotEstimable(f"not estimable: the fit failed ({type(err).__name__})") from err
+        if not converged(res):
+            raise NotEstimable(f"not estimable: the fit diverged (a coefficient of size >= {DIVERGED_LOGODDS:g} "
+                               f"log-odds or no finite standard error: separation)")
         return res, "glm_cluster_robust"
 
 

@@ -29,7 +29,7 @@ from scipy import stats as st
 from kvroute.frames import present, require
 from kvroute.scoring import is_idk_gold, parse_answers, with_correct_at_0
 from kvroute.stats.clustered import (COEF_COLUMNS, clusters_note, coef_rows, controls, drop_separated_ratios,
-                                     fit_logit, model_frame)
+                                     NotEstimable, fit_logit, model_frame)
 from kvroute.stats.curves import _groups
 
 GROUP = ("model", "regime")
@@ -129,7 +129,11 @@ def _item_one(sub: pd.DataFrame, ratio_term: str, min_clusters: int) -> tuple[li
         info["reason"] = "GER is constant"
     if info["reason"]:
         return [{"term": t} for t in terms], info
-    res, info["method"] = fit_logit(data, formula)
+    try:
+        res, info["method"] = fit_logit(data, formula)
+    except NotEstimable as err:
+        info["reason"] = str(err)
+        return [{"term": t} for t in terms], info
     info["n_params"] = len(res.params)
     info["note"] = clusters_note(info["n_clusters"], info["n_params"])
     return coef_rows(res, terms, info["note"]), info

@@ -27,7 +27,7 @@ from sklearn.metrics import roc_auc_score
 from kvroute.frames import base_rows, present, require
 from kvroute.stats.bootstrap import cluster_ids, passage_weights, percentile, strata_of
 from kvroute.stats.clustered import (COEF_COLUMNS, clusters_note, coef_rows, controls, drop_separated_ratios,
-                                     fit_logit, model_frame)
+                                     NotEstimable, fit_logit, model_frame)
 from kvroute.stats.curves import _groups
 
 GROUP = ("model", "regime")
@@ -90,12 +90,12 @@ def item_model(sub: pd.DataFrame, min_clusters: int) -> tuple[dict[str, dict], d
         info["reason"] = f"{', '.join(constant)} is constant"
     if info["reason"]:
         return {}, info
-    res, info["method"] = fit_logit(data, formula)
-    info["n_params"] = len(res.params)
-    if not np.isfinite(res.bse[list(PREDICTORS)]).all():
-        # A predictor that separates the outcomes (or copies the other) has no finite estimate.
-        info["reason"] = "not estimable: separation or collinearity (no finite standard error)"
+    try:  # a predictor that separates the outcomes (or copies the other) has no finite estimate
+        res, info["method"] = fit_logit(data, formula)
+    except NotEstimable as err:
+        info["reason"] = str(err)
         return {}, info
+    info["n_params"] = len(res.params)
     info["note"] = clusters_note(info["n_clusters"], info["n_params"])
     return {r.pop("term"): r for r in coef_rows(res, PREDICTORS, info["note"])}, info
 

@@ -26,7 +26,7 @@ import pandas as pd
 from kvroute.frames import present, require
 from kvroute.scoring import with_correct_at_0
 from kvroute.stats.clustered import (COEF_COLUMNS, clusters_note, coef_rows, controls, drop_separated_ratios,
-                                     fit_logit, model_frame)
+                                     NotEstimable, fit_logit, model_frame)
 from kvroute.stats.curves import _groups
 
 GROUP = ("model", "regime")
@@ -60,7 +60,11 @@ def _fit_one(sub: pd.DataFrame, term: str, column: str, min_clusters: int) -> di
         row["reason"] = f"{term} is constant"
     if row["reason"]:
         return row
-    res, row["method"] = fit_logit(data, formula)
+    try:
+        res, row["method"] = fit_logit(data, formula)
+    except NotEstimable as err:
+        row["reason"] = str(err)
+        return row
     row["n_params"] = len(res.params)
     row["note"] = clusters_note(row["n_clusters"], row["n_params"])
     row.update(coef_rows(res, [term], row["note"])[0])
