@@ -115,8 +115,7 @@ def predictors_summary(pred: pd.DataFrame) -> str:
 
 def probe_summary(probe: pd.DataFrame, ratios: list[float]) -> str:
     """Probe macro-F1 against the question-only baseline (all datasets), mean over press x regime cells."""
-    p = probe[(probe["dataset"].astype(str) == "all") & (probe["ratio"] == probe["train_ratio"])
-              & probe["ratio"].round(6).isin([round(r, 6) for r in ratios])]
+    p = probe[(probe["dataset"].astype(str) == "all") & probe["ratio"].round(6).isin([round(r, 6) for r in ratios])]
     cols = ["macro_f1", "question_only_f1", "selectivity_over_question", "control_macro_f1", "selectivity_f1"]
     table = p.groupby(["target", "layer", "ratio"])[[c for c in cols if c in p]].mean().reset_index()
     return table.to_markdown(index=False, floatfmt=".3f")
@@ -161,7 +160,7 @@ def main(argv=None) -> int:
         print("## Partial eviction vs GER as predictors of hallucination (pooled)\n")
         print(predictors_summary(pred) + "\n")
     probe_path = results / model / "probe" / "probe_scores.csv"
-    if probe_path.exists() and "train_ratio" in (probe := pd.read_csv(probe_path)):
+    if probe_path.exists() and len(probe := pd.read_csv(probe_path)):
         print(f"## Probes against the question-only baseline (`{probe_path}`, dataset = all)\n")
         print(probe_summary(probe, [0.0, *a.ratios]) + "\n")
     for name, title in (("breakpoint.csv", "Breakpoint test"), ("ger_hallucination.csv", "GER vs hallucination"),
