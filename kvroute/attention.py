@@ -1,16 +1,26 @@
-"""Batched bf16 attention on CPU, without torch's slow path.
+"""Attention on CPU without two of torch's slow paths.
 
-torch's CPU flash kernel spends ~5 ms per layer on one bf16 decoding step of
-24 rows over 300 cached keys (0.2 ms for one row): it dominated kvroute's
-batched decoding on CPU. Two plain matmuls with a float32 softmax do the same
-work in ~0.3 ms. ``install()`` routes exactly those calls (CPU, reduced
-precision, more than one row, an explicit mask or a single new token) to the
-matmul path and leaves everything else, one-row decoding included, on
-transformers' sdpa; kvpress's head-wise key masking (AdaKV) still applies to
-both, because its wrapper sits outside this dispatcher.
+1. Grouped-query attention. transformers' sdpa copies every KV head once per
+   query head that shares it (``repeat_kv``) before calling torch's SDPA on
+   CPU, whenever a mask is passed: it only asks SDPA to share the heads
+   itself (``enable_gqa``) on CUDA. For a batch of decoding rows that copy is
+   the cache times the group size (7 for Qwen2.5-0.5B), made again in every
+   layer at every step: it was 54% of a float32 replication run's profile
+   (py-spy), five times the attention itself. ``gqa_sdpa_attention`` passes
+   ``enable_gqa=True`` instead; tests/test_attention.py checks that it gives
+   the same bits as transformers' path, float32 and bf16, masked or causal.
+2. Batched bf16. torch's CPU flash kernel spends ~5 ms per layer on one bf16
+   decoding step of 24 rows over 300 cached keys (0.2 ms for one row). Two
+   plain matmuls with a float32 softmax (``matmul_attention``) do the same
+   work in ~0.3 ms. They take exactly those calls (CPU, reduced precision,
+   more than one row, an explicit mask or a single new token); in bf16 they
+   can differ from SDPA by one unit in the last place, like any change of
+   batch shape.
 
-Both paths compute the same softmax(q k^T * scale) v; in bf16 they can differ
-by one unit in the last place, like any change of batch shape.
+``install()`` puts the dispatcher under "sdpa". Everything else (CUDA,
+models without grouped heads) stays on transformers' sdpa. kvpress's
+head-wise key masking (AdaKV) applies to every path, because its wrapper
+sits outside the dispatcher.
 """
 
 from __future__ import annotations
@@ -43,6 +53,22 @@ def matmul_attention(module, query, key, value, attention_mask, scaling=None, **
     return out.transpose(1, 2).contiguous(), None
 
 
+def gqa_sdpa_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None,
+                       **kwargs):
+    """transformers' sdpa_attention_forward, with the KV heads shared inside torch's SDPA instead of copied."""
+    # The same causal rule as transformers: only a prefill without an explicit mask.
+    is_causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
+    is_causal = query.shape[2] > 1 and attention_mask is None and is_causal
+    out = torch.nn.functional.scaled_dot_product_attention(
+        query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling, is_causal=is_causal,
+        enable_gqa=True)
+    return out.transpose(1, 2).contiguous(), None
+
+
+def _use_gqa(module, query) -> bool:
+    return query.device.type == "cpu" and getattr(module, "num_key_value_groups", 1) > 1
+
+
 def _use_matmul(query, attention_mask) -> bool:
     return (query.device.type == "cpu" and query.dtype in (torch.bfloat16, torch.float16)
             and query.shape[0] > 1 and (attention_mask is not None or query.shape[2] == 1))
@@ -51,12 +77,15 @@ def _use_matmul(query, attention_mask) -> bool:
 def _dispatch(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
     if _use_matmul(query, attention_mask) and not dropout:
         return matmul_attention(module, query, key, value, attention_mask, scaling=scaling)
+    if _use_gqa(module, query):
+        return gqa_sdpa_attention(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                  is_causal=is_causal)
     return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                   is_causal=is_causal, **kwargs)
 
 
 def install() -> None:
-    """Make "sdpa" use the matmul path for batched reduced-precision CPU attention.
+    """Make "sdpa" share grouped KV heads on CPU and use the matmul path for batched reduced precision.
 
     ``models.load`` calls it. The mapping is process-wide, so once is enough;
     a second call only finds the marker and returns.

@@ -1,4 +1,4 @@
-"""The matmul attention path used for batched bf16 decoding on CPU, against transformers' sdpa."""
+"""kvroute's CPU attention paths (grouped-head SDPA, batched bf16 matmuls) against transformers' sdpa."""
 
 from __future__ import annotations
 
@@ -65,6 +65,43 @@ def test_a_fully_masked_row_stays_finite():
     assert torch.isfinite(ours).all()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("q_len, masked", [(1, True), (7, True), (7, False), (1, False)])
+def test_grouped_head_sdpa_gives_the_same_bits_as_transformers(dtype, q_len, masked):
+    """Sharing the KV heads inside SDPA must not change a single answer: the same bits as repeat_kv + SDPA."""
+    q, k, v, mask = inputs(q_len, dtype)
+    mask = mask if masked else None
+    ours, _ = attention.gqa_sdpa_attention(module(), q, k, v, mask, scaling=0.3)
+    ref, _ = sdpa_attention_forward(module(), q, k, v, mask, scaling=0.3)
+    assert ours.shape == ref.shape == (BATCH, q_len, HEADS, DIM)
+    assert torch.equal(ours, ref)
+
+
+def test_grouped_head_sdpa_is_causal_in_an_unmasked_prefill_only():
+    q, k, v, _ = inputs(7)
+    k, v = k[:, :, -7:], v[:, :, -7:]
+    causal, _ = attention.gqa_sdpa_attention(module(), q, k, v, None)
+    full, _ = attention.gqa_sdpa_attention(types.SimpleNamespace(num_key_value_groups=3, is_causal=False), q, k, v,
+                                           None)
+    # The first query position sees only itself when causal, everything when not.
+    torch.testing.assert_close(causal[:, 0], v[:, :, 0].repeat_interleave(3, dim=1))
+    assert not torch.allclose(full[:, 0], causal[:, 0])
+
+
+def test_install_routes_float32_grouped_heads_to_the_gqa_path(monkeypatch, stock_sdpa):
+    calls = []
+    real = attention.gqa_sdpa_attention
+    monkeypatch.setattr(attention, "gqa_sdpa_attention", lambda *a, **kw: calls.append(a[1].dtype) or real(*a, **kw))
+    attention.install()
+    sdpa = ALL_ATTENTION_FUNCTIONS["sdpa"]
+    q, k, v, mask = inputs(1)
+    sdpa(module(), q, k, v, mask, dropout=0.0)  # grouped heads, float32: shared inside SDPA
+    ungrouped = types.SimpleNamespace(num_key_value_groups=1, is_causal=True, masked_key_indices=None)
+    sdpa(ungrouped, q[:, :KV_HEADS], k, v, mask, dropout=0.0)  # one query head per KV head: transformers' path
+    sdpa(module(), q.bfloat16(), k.bfloat16(), v.bfloat16(), mask, dropout=0.0)  # batched bf16: matmul path
+    assert calls == [torch.float32]
+
+
 def test_install_routes_only_batched_reduced_precision_cpu_calls(monkeypatch, stock_sdpa):
     calls = []
     real = attention.matmul_attention
@@ -74,7 +111,7 @@ def test_install_routes_only_batched_reduced_precision_cpu_calls(monkeypatch, st
     q, k, v, mask = inputs(1, torch.bfloat16)
     sdpa(module(), q, k, v, mask, dropout=0.0)  # batched bf16 decode: matmul path
     sdpa(module(), q[:1], k[:1], v[:1], None, dropout=0.0)  # one row, as stock kvpress decodes: sdpa
-    sdpa(module(), q.float(), k.float(), v.float(), mask, dropout=0.0)  # float32: sdpa
+    sdpa(module(), q.float(), k.float(), v.float(), mask, dropout=0.0)  # float32: not the matmul path
     assert calls == [q.shape]
 
 
