@@ -38,6 +38,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import torch  # noqa: E402
 from transformers import pipeline  # noqa: E402
 
+from kvroute import attention as kvattention  # noqa: E402
 from kvroute import config as kvconfig  # noqa: E402
 from kvroute import engine, inference, models, prompts  # noqa: E402
 from kvroute import presses as press_registry  # noqa: E402
@@ -162,6 +163,16 @@ def oracle_cost(base: dict, steered: dict, repeats: int) -> dict:
             "relative": per_oracle / per_base, "extra_prefill_tokens": extra_prefill}
 
 
+def without_grouped_sdpa(run):
+    """``run()`` with kvroute's grouped-head SDPA off: transformers' repeat_kv path, as before it existed."""
+    use_gqa = kvattention._use_gqa
+    kvattention._use_gqa = lambda module, query: False
+    try:
+        return run()
+    finally:
+        kvattention._use_gqa = use_gqa
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="config.yaml")
@@ -180,8 +191,12 @@ def main(argv=None):
     p.add_argument("--oracle-cost", action="store_true",
                    help="also time kvroute with the config's oracle presses and print an oracle row's cost "
                         "relative to a base row, and whether the oracle added a prefill")
+    p.add_argument("--attention-cost", action="store_true",
+                   help="also time kvroute with transformers' repeat_kv attention instead of kvroute's grouped-head "
+                        "SDPA (kvroute.attention) and check that the answers are the same")
     p.add_argument("--repeats", type=int, default=2,
-                   help="runs of each variant compared by --reachability-cost / --oracle-cost, alternated, the "
+                   help="runs of each variant compared by --reachability-cost / --oracle-cost / --attention-cost, "
+                        "alternated, the "
                         "fastest kept (default 2: a 2-core machine drifts by a few percent between runs)")
     p.add_argument("--skip-stock", action="store_true", help="time kvroute only (no stock loop, no agreement)")
     p.add_argument("--out", help="write the figures as JSON here")
@@ -239,6 +254,8 @@ def main(argv=None):
         variants.append(("kvroute_no_reachability", lambda: ours(None)))
     if a.oracle_cost:
         variants.append(("kvroute_oracle", lambda: ours(inf["reachability_threshold"], plans)))
+    if a.attention_cost:
+        variants.append(("kvroute_repeat_kv", lambda: without_grouped_sdpa(lambda: ours(inf["reachability_threshold"]))))
     runs = variants * (max(1, a.repeats) if len(variants) > 1 else 1)
     if not a.skip_stock:
         runs.append(("stock", lambda: stock_loop(pipe, records, regimes, presses, ratios, inf["max_new_tokens"])))
@@ -258,6 +275,14 @@ def main(argv=None):
               f"fastest of {a.repeats} runs each): "
               f"{on - off:.1f} s of {on:.1f} s, {100 * (on - off) / off:+.1f}% over kvroute without it", flush=True)
         results["reachability_cost"] = {"with_s": on, "without_s": off, "overhead": (on - off) / off}
+    if a.attention_cost:
+        grouped, copied = results["kvroute"], results["kvroute_repeat_kv"]
+        same = grouped["answers"] == copied["answers"]
+        print(f"grouped-head SDPA: {grouped['wall_s']:.1f} s vs {copied['wall_s']:.1f} s with repeat_kv "
+              f"({copied['wall_s'] / grouped['wall_s']:.2f}x faster; fastest of {a.repeats} runs each); "
+              f"answers {'identical' if same else 'DIFFER'}", flush=True)
+        results["attention_cost"] = {"grouped_s": grouped["wall_s"], "repeat_kv_s": copied["wall_s"],
+                                     "speedup": copied["wall_s"] / grouped["wall_s"], "same_answers": same}
     if a.oracle_cost:
         results["oracle_cost"] = oracle_cost(results["kvroute"], results["kvroute_oracle"], a.repeats)
     if a.skip_stock:

@@ -1,0 +1,268 @@
+"""docs/replication.md from committed pieces, one model at a time.
+
+On 2 CPU cores each model's replication run takes most of a session, and a
+session's ignored outputs may not survive to the next. So each model's run
+leaves a small committed piece under docs/replication/<model>/ (its claims
+rows, statistics tables, per-layer routing and the run's facts), and the
+report and its figures are assembled from whatever pieces exist:
+
+    # after `snakemake --configfile config/replication.yaml ... results/<model>/...` finished
+    python scripts/replication_report.py collect qwen2.5-coder-0.5b-instruct \\
+        --config config/replication.yaml --time time.txt --command "snakemake ..."
+    python scripts/replication_report.py assemble        # docs/replication.md, docs/figures/*.png
+
+The claims rows are the workflow's own (`python -m kvroute claims`, as the
+`claims` rule runs it), computed on one model's outputs; a claim's verdict
+depends on that model's data only, except C9's "no model of this family"
+rows, which `assemble` recomputes over every piece.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kvroute import config as kvconfig  # noqa: E402
+from kvroute.claims import report  # noqa: E402
+from kvroute.claims.evaluate import c9_missing_families  # noqa: E402
+from kvroute.io import write_csv, write_json, write_text  # noqa: E402
+
+PIECES = ROOT / "docs" / "replication"
+STATS_TABLES = ("breakpoint", "ger_hallucination", "ger_item_model", "rigidity", "oracle")
+VERSIONED = ("torch", "transformers", "kvpress", "snakemake", "numpy", "pandas", "statsmodels", "scikit-learn")
+
+
+# --- collect: one model's piece -----------------------------------------------------------------------------
+
+def unit_files(results: Path, model: str, config: dict, name: str) -> list[str]:
+    study = config["study"]
+    return [str(results / model / d / r / "metrics" / name) for d in study["datasets"] for r in study["regimes"]]
+
+
+def run_claims(results: Path, model: str, config: dict, config_path: str, out: Path) -> None:
+    """The claims rule's command, on this model's outputs only."""
+    stats = results / model / "stats"
+    generators = [f"{d}={config['datasets'][d].get('generator', d)}" for d in config["study"]["datasets"]]
+    study = {k: v for k, v in config["study"].items() if k != "models"} | {"models": [model]}
+    argv = [sys.executable, "-m", "kvroute", "claims",
+            "--questions", *unit_files(results, model, config, "questions.parquet"),
+            "--layers", *unit_files(results, model, config, "layers.parquet"),
+            "--breakpoint", str(stats / "breakpoint.csv"), "--ger", str(stats / "ger_hallucination.csv"),
+            "--ger-item", str(stats / "ger_item_model.csv"), "--rigidity", str(stats / "rigidity.csv"),
+            "--oracle", str(stats / "oracle.csv"), "--probe", str(results / model / "probe" / "probe_scores.csv"),
+            "--families", f"{model}={config['models'][model].get('family', 'unknown')}",
+            "--generators", *generators,
+            "--n-boot", str(config["stats"]["n_boot"]), "--n-boot-breakpoint", str(config["stats"]["n_boot_breakpoint"]),
+            "--seed", str(config["seed"]), "--configfiles", config_path, "--study", json.dumps(study),
+            "--out", str(out / "claims.csv"), "--report", str(out / "claims.md")]
+    subprocess.run(argv, check=True, cwd=ROOT)
+
+
+def concat_units(results: Path, model: str, config: dict, name: str) -> pd.DataFrame:
+    frames = []
+    for path in unit_files(results, model, config, name):
+        frame = pd.read_csv(path)
+        dataset, regime = Path(path).parts[-4:-2]
+        frames.append(frame.assign(dataset=frame.get("dataset", dataset), regime=frame.get("regime", regime)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def time_facts(path: Path | None) -> dict:
+    """Wall time and peak memory from GNU time -v."""
+    if path is None or not path.exists():
+        return {}
+    text = path.read_text()
+    facts = {}
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text)
+    if wall:
+        seconds = 0.0
+        for part in wall.group(1).split(":"):
+            seconds = seconds * 60 + float(part)
+        facts["wall_s"] = round(seconds)
+    peak = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+    if peak:
+        facts["peak_rss_gb"] = round(int(peak.group(1)) / 1024 ** 2, 2)
+    return facts
+
+
+def job_seconds(results: Path, model: str, rule: str) -> float:
+    """Summed wall seconds of one rule's jobs for the model (Snakemake's benchmark files)."""
+    total = 0.0
+    for tsv in (results.parent / "benchmarks" / rule).glob(f"{model}/**/*.tsv"):
+        total += float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
+    for tsv in (results.parent / "benchmarks" / rule).glob(f"{model}.tsv"):
+        total += float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
+    return round(total)
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def git_commit(where: Path) -> str:
+    return subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def cmd_collect(a) -> None:
+    config = kvconfig.load(a.config)
+    results = Path(a.results).resolve()
+    out = Path(a.out or PIECES / a.model)
+    out.mkdir(parents=True, exist_ok=True)
+    run_claims(results, a.model, config, a.config, out)
+    (out / "claims.md").unlink()  # the assembled report renders every model's rows together
+    stats_out = out / "stats"
+    stats_out.mkdir(exist_ok=True)
+    for table in sorted((results / a.model / "stats").glob("*.csv")) + [results / a.model / "probe" / "probe_scores.csv"]:
+        shutil.copyfile(table, stats_out / table.name)
+    write_csv(concat_units(results, a.model, config, "routing.csv"), out / "routing.csv")
+    questions = pd.concat([pd.read_parquet(p, columns=["passage_id"]) for p in
+                           unit_files(results, a.model, config, "questions.parquet")])
+    study = config["study"]
+    facts = {
+        "model": a.model,
+        "family": config["models"][a.model].get("family", "unknown"),
+        "command": a.command,
+        "config": a.config,
+        "kvroute_commit": git_commit(results.parent),
+        "answers": len(questions),
+        "passages_per_dataset": study.get("passages_per_model", {}).get(a.model),
+        "datasets": study["datasets"],
+        "infer_s": job_seconds(results, a.model, "infer"),
+        "probe_s": job_seconds(results, a.model, "probe"),
+        "stats_s": job_seconds(results, a.model, "stats"),
+        "machine": f"{platform.machine()}, {a.cores} CPU cores, {config['inference']['dtype']} "
+                   f"({a.dtype_note})",
+        "versions": versions(),
+    } | time_facts(Path(a.time) if a.time else None)
+    write_json(out / "run.json", facts)
+    print(f"{out}: {len(pd.read_csv(out / 'claims.csv'))} claim rows, {facts['answers']} answers")
+
+
+# --- assemble: the report from every piece ------------------------------------------------------------------
+
+def pieces(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if (p / "claims.csv").exists() and (p / "run.json").exists())
+
+
+def minutes(seconds) -> str:
+    return "–" if seconds is None else f"{seconds / 60:.0f} min"
+
+
+def runs_table(runs: list[dict]) -> str:
+    rows = [[r["model"], r["family"], r.get("passages_per_dataset") or "all", r["answers"],
+             minutes(r.get("wall_s")), minutes(r["infer_s"]), f"{r.get('peak_rss_gb', '–')} GB",
+             r["kvroute_commit"][:7]] for r in runs]
+    return report.markdown_table(["model", "family", "passages per dataset", "answers", "wall time",
+                                  "of it inference", "peak memory", "kvroute commit"], rows)
+
+
+def draw(family: str, out_png: Path, **inputs) -> None:
+    """One figure through the workflow's own CLI; only its PNG is kept."""
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = Path(tmp) / "figure.pdf"
+        argv = [sys.executable, "-m", "kvroute", "figure", family]
+        for flag, paths in inputs.items():
+            argv += [f"--{flag.replace('_', '-')}", *map(str, paths)]
+        subprocess.run(argv + ["--out", str(pdf)], check=True, cwd=ROOT)
+        out_png.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(pdf.with_suffix(".png"), out_png)
+
+
+def draw_figures(found: list[Path], runs: list[dict], figures: Path) -> list[str]:
+    lines = []
+    for piece, run in zip(found, runs):
+        stats = piece / "stats"
+        png = figures / f"safety_cliff_{run['model']}.png"
+        draw("safety-cliff", png, curves=[stats / "curves.csv"], chi=[stats / "susceptibility.csv"],
+             cliff=[stats / "cliff.csv"], breakpoint=[stats / "breakpoint.csv"])
+        lines.append(f"![dense-grid cliff, {run['model']}](figures/{png.name})")
+    oracle = [p / "stats" / "oracle.csv" for p in found if (p / "stats" / "oracle.csv").exists()]
+    if oracle:
+        draw("oracle", figures / "oracle.png", oracle=oracle)
+        lines.append("![oracle presses against their base press](figures/oracle.png)")
+    for family in sorted({r["family"] for r in runs}):
+        routing = [p / "routing.csv" for p, r in zip(found, runs) if r["family"] == family]
+        png = figures / f"routing_consensus_{family}.png"
+        draw("routing", png, routing=routing, measure=["consensus"])
+        lines.append(f"![consensus by depth, {family} family](figures/{png.name})")
+    return lines
+
+
+def cmd_assemble(a) -> None:
+    root = Path(a.pieces)
+    found = pieces(root)
+    if not found:
+        raise SystemExit(f"no pieces under {root}: run `collect` after a model's replication run")
+    runs = [json.loads((p / "run.json").read_text()) for p in found]
+    frame = pd.concat([pd.read_csv(p / "claims.csv") for p in found], ignore_index=True)
+    frame = frame[~frame["model"].astype(str).str.startswith("(no ")]  # re-derived below, over every model
+    families = {r["model"]: r["family"] for r in runs}
+    frame = report.claims_frame(frame.to_dict("records") + c9_missing_families(families))
+    write_csv(frame, root / "claims.csv")
+    config = kvconfig.load(runs[0]["config"]) if Path(ROOT / runs[0]["config"]).exists() else None
+    header = {"config": runs[0]["config"], "models": ", ".join(f"{m} ({f})" for m, f in families.items())}
+    if config:
+        study = config["study"]
+        header |= {"datasets": ", ".join(study["datasets"]), "presses": ", ".join(study["presses"]),
+                   "regimes": ", ".join(study["regimes"]), "ratios": ", ".join(map(str, study["ratios"]))}
+    body = report.render(frame, header, list(families))
+    figure_lines = draw_figures(found, runs, Path(a.figures))
+    run_lines = ["## The runs", "",
+                 "Each model ran on its own, in its own session, on 2 CPU cores:", "",
+                 runs_table(runs), ""]
+    for r in runs:
+        v = ", ".join(f"{k} {val}" for k, val in r["versions"].items())
+        run_lines += [f"- **{r['model']}**: `{r['command']}`; {r['machine']}; {v}."]
+    extra = [p.read_text().rstrip() + "\n" for p in sorted(root.glob("*.section.md"))]
+    title, rest = body.split("\n", 1)
+    text = "\n".join([title, rest.lstrip("\n").split("\n## Verdicts", 1)[0].rstrip(), "", *run_lines, "",
+                      "## Figures", "", *figure_lines, "", *extra,
+                      "## Verdicts" + rest.split("\n## Verdicts", 1)[1]])
+    write_text(a.out, text)
+    print(f"{a.out}: {len(frame)} claim rows, {len(found)} models")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect", help="one model's piece: claims rows, stats tables, routing, run facts")
+    c.add_argument("model")
+    c.add_argument("--config", default="config/replication.yaml")
+    c.add_argument("--results", default="results", help="the run's results/ folder (in the run's checkout)")
+    c.add_argument("--time", help="GNU `time -v` output of the run")
+    c.add_argument("--command", required=True, help="the command the run was, as written in the report")
+    c.add_argument("--cores", type=int, default=2)
+    c.add_argument("--dtype-note", default="no GPU")
+    c.add_argument("--out", help=f"default: {PIECES.relative_to(ROOT)}/MODEL")
+    c.set_defaults(func=cmd_collect)
+    s = sub.add_parser("assemble", help="docs/replication.md and docs/figures/*.png from every piece")
+    s.add_argument("--pieces", default=str(PIECES))
+    s.add_argument("--out", default=str(ROOT / "docs" / "replication.md"))
+    s.add_argument("--figures", default=str(ROOT / "docs" / "figures"))
+    s.set_defaults(func=cmd_assemble)
+    a = p.parse_args(argv)
+    a.func(a)
+
+
+if __name__ == "__main__":
+    main()
