@@ -7,12 +7,14 @@ kept KV entries and the same greedy answers as stock kvpress.
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
 from kvpress import AdaKVPress, ChunkPress, ExpectedAttentionPress
 from transformers import DynamicCache, pipeline
 
-from kvroute import engine, prompts
+from kvroute import engine, ledger, presses, prompts
+from kvroute.metrics import chunks
 from kvroute.presses import RemainderSafeChunkPress
 
 PASSAGE = (
@@ -183,3 +185,20 @@ def test_kept_sets_equal_stock_in_bfloat16_on_a_long_context(smollm2_manifest, n
     expected = stock_kept(model, context_ids, stock_press(name, 0.6))
     for layer, (mine, ref) in enumerate(zip(cell.kept, expected)):
         assert torch.equal(mine, ref), f"layer {layer}: kept sets differ"
+
+
+@pytest.mark.parametrize("ratio", [0.5, 0.95])
+def test_sink_share_of_stock_chunk_press(prepared, ratio):
+    """The ledger's sink share, on stock kvpress's kept set: each chunk keeps its 4 sinks first."""
+    model, _, _, _, context_ids, _, _ = prepared
+    kept = stock_kept(model, context_ids, stock_press("chunk_ea", ratio))
+    length = context_ids.shape[1]
+    entry = {"model": "m", "dataset": "d", "regime": "agnostic", "press": "chunk_ea", "ratio": ratio, "passage_id": 0,
+             "oracle": None, "sink_positions": presses.sink_positions(SPECS["chunk_ea"], length), **ledger.pack(kept)}
+    table = chunks.sink_share(pd.DataFrame([entry]))
+    per_chunk = [max(1, int((end - start) * (1 - ratio))) for start, end in presses.chunk_bounds(length, 48, 4)]
+    expected = sum(min(4, k) for k in per_chunk) / sum(per_chunk)
+    assert table["sink_share"].item() == pytest.approx(expected)
+    if ratio == 0.95:  # 2 entries per chunk of 48: nothing but sinks
+        assert table["sink_share"].item() == 1.0
+
