@@ -39,6 +39,7 @@ from kvroute import config as kvconfig  # noqa: E402
 from kvroute.claims import report  # noqa: E402
 from kvroute.claims.evaluate import c9_missing_families  # noqa: E402
 from kvroute.io import write_csv, write_json, write_text  # noqa: E402
+from kvroute.metrics.chunks import sink_share  # noqa: E402
 
 PIECES = ROOT / "docs" / "replication"
 STATS_TABLES = ("breakpoint", "ger_hallucination", "ger_item_model", "rigidity", "oracle")
@@ -80,6 +81,24 @@ def concat_units(results: Path, model: str, config: dict, name: str) -> pd.DataF
     return pd.concat(frames, ignore_index=True)
 
 
+def chunk_presses(config: dict) -> list[str]:
+    return [p for p in config["study"]["presses"] if config["presses"][p]["press"] == "ChunkPress"]
+
+
+def chunk_sink_share(results: Path, model: str, config: dict) -> pd.DataFrame | None:
+    """Share of kept entries at sink positions, per ChunkPress press x ratio (kvroute.metrics.chunks)."""
+    names = chunk_presses(config)
+    if not names:
+        return None
+    frames = []
+    for path in unit_files(results, model, config, "ledger.parquet"):
+        ledger_path = Path(path).parent.parent / "ledger.parquet"  # the unit's merged ledger
+        frames.append(sink_share(pd.read_parquet(ledger_path, filters=[("press", "in", names)])))
+    table = pd.concat(frames, ignore_index=True)
+    chunk = {p: int(config["presses"][p].get("args", {}).get("chunk_length", 1024)) for p in names}
+    return table.assign(chunk_length=table["press"].map(chunk))
+
+
 def time_facts(path: Path | None) -> dict:
     """Wall time and peak memory from GNU time -v."""
     if path is None or not path.exists():
@@ -119,8 +138,12 @@ def versions() -> dict:
 
 
 def git_commit(where: Path) -> str:
-    return subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    """The commit checked out where the run ran; this checkout's when that is not a git work tree."""
+    for place in (where, ROOT):
+        out = subprocess.run(["git", "-C", str(place), "rev-parse", "HEAD"], capture_output=True, text=True)
+        if out.returncode == 0:
+            return out.stdout.strip()
+    return "unknown"
 
 
 def cmd_collect(a) -> None:
@@ -135,6 +158,9 @@ def cmd_collect(a) -> None:
     for table in sorted((results / a.model / "stats").glob("*.csv")) + [results / a.model / "probe" / "probe_scores.csv"]:
         shutil.copyfile(table, stats_out / table.name)
     write_csv(concat_units(results, a.model, config, "routing.csv"), out / "routing.csv")
+    shares = chunk_sink_share(results, a.model, config)
+    if shares is not None:
+        write_csv(shares, out / "sink_share.csv")
     questions = pd.concat([pd.read_parquet(p, columns=["passage_id"]) for p in
                            unit_files(results, a.model, config, "questions.parquet")])
     study = config["study"]
@@ -156,6 +182,66 @@ def cmd_collect(a) -> None:
     } | time_facts(Path(a.time) if a.time else None)
     write_json(out / "run.json", facts)
     print(f"{out}: {len(pd.read_csv(out / 'claims.csv'))} claim rows, {facts['answers']} answers")
+
+
+def cmd_chunks(a) -> None:
+    """The chunk-length sensitivity run's piece: its breakpoints, sink shares and run facts."""
+    config = kvconfig.load(a.config)
+    results = Path(a.results).resolve()
+    out = Path(a.out or PIECES / "chunk_length")
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(results / a.model / "stats" / "breakpoint.csv", out / "breakpoint.csv")
+    write_csv(chunk_sink_share(results, a.model, config), out / "sink_share.csv")
+    facts = {"model": a.model, "command": a.command, "config": a.config,
+             "kvroute_commit": git_commit(results.parent), "versions": versions(),
+             "infer_s": job_seconds(results, a.model, "infer")} | time_facts(Path(a.time) if a.time else None)
+    write_json(out / "run.json", facts)
+    print(f"{out}: {len(pd.read_csv(out / 'breakpoint.csv'))} breakpoint rows")
+
+
+SHARE_RATIOS = (0.5, 0.8, 0.9, 0.95, 0.975)
+
+
+def share_table(shares: pd.DataFrame) -> str:
+    """Sink share per chunk length and dataset at a few ratios."""
+    sub = shares[shares["ratio"].round(3).isin(SHARE_RATIOS)]
+    wide = sub.groupby(["chunk_length", "dataset", "ratio"]).apply(
+        lambda g: g["kept_sinks"].sum() / g["kept"].sum(), include_groups=False).unstack("ratio")
+    tokens = shares.groupby(["chunk_length", "dataset"])["tokens_mean"].mean()
+    rows = [[c, d, f"{tokens[(c, d)]:.0f}", *[f"{wide.loc[(c, d), r]:.2f}" if r in wide else "–" for r in SHARE_RATIOS]]
+            for c, d in wide.index]
+    return report.markdown_table(["chunk length", "dataset", "context tokens", *[f"α = {r}" for r in SHARE_RATIOS]],
+                                 rows)
+
+
+def chunk_section(root: Path, found: list[Path], runs: list[dict]) -> list[str]:
+    lines = ["## Chunk length", "",
+             "ChunkPress keeps `max(1, int(chunk_length * (1 - α)))` entries of every chunk and ExpectedAttention ranks "
+             "each chunk's first 4 tokens (sinks) first, so a short chunk at a high ratio keeps sinks and little else: "
+             "selection becomes positional. The share of kept entries that are sinks (ledger, all layers and KV heads, "
+             "kvroute.metrics.chunks):", ""]
+    shares = [pd.read_csv(p / "sink_share.csv").assign(model=r["model"]) for p, r in zip(found, runs)
+              if (p / "sink_share.csv").exists()]
+    sensitivity = root / "chunk_length"
+    if (sensitivity / "sink_share.csv").exists():
+        shares.append(pd.read_csv(sensitivity / "sink_share.csv"))
+    if shares:
+        lines += [share_table(pd.concat(shares, ignore_index=True)), ""]
+    if (sensitivity / "breakpoint.csv").exists():
+        run = json.loads((sensitivity / "run.json").read_text())
+        bp = pd.read_csv(sensitivity / "breakpoint.csv")
+        rows = [[r["press"], r["dataset"], r["regime"], report.estimate_text(pd.Series(
+            {"estimate": r["cliff_ratio"], "ci_lo": r["cliff_lo"], "ci_hi": r["cliff_hi"]})),
+                 report.number(r["share_no_rise"]), r["cliff"], r.get("reason", "")] for _, r in bp.iterrows()]
+        lines += [f"Sensitivity run ({run['model']}, `{run['command']}`, {minutes(run.get('wall_s'))}): the "
+                  "break of the hallucination curve per chunk length, with its passage-bootstrap 95% interval and "
+                  "the share of resamples that show no rise:", "",
+                  report.markdown_table(["press", "dataset", "regime", "break [95% CI]", "no rise", "cliff test",
+                                         "reason"], rows), ""]
+    else:
+        lines += ["The sensitivity run (config/chunk_sensitivity.yaml: chunk length 64, 256 and 1024 on base and "
+                  "long_context) has not run yet.", ""]
+    return lines
 
 
 # --- assemble: the report from every piece ------------------------------------------------------------------
@@ -233,7 +319,7 @@ def cmd_assemble(a) -> None:
     for r in runs:
         v = ", ".join(f"{k} {val}" for k, val in r["versions"].items())
         run_lines += [f"- **{r['model']}**: `{r['command']}`; {r['machine']}; {v}."]
-    extra = [p.read_text().rstrip() + "\n" for p in sorted(root.glob("*.section.md"))]
+    extra = chunk_section(root, found, runs)
     title, rest = body.split("\n", 1)
     text = "\n".join([title, rest.lstrip("\n").split("\n## Verdicts", 1)[0].rstrip(), "", *run_lines, "",
                       "## Figures", "", *figure_lines, "", *extra,
@@ -255,6 +341,14 @@ def main(argv=None) -> None:
     c.add_argument("--dtype-note", default="no GPU")
     c.add_argument("--out", help=f"default: {PIECES.relative_to(ROOT)}/MODEL")
     c.set_defaults(func=cmd_collect)
+    k = sub.add_parser("chunks", help="the chunk-length sensitivity run's piece (config/chunk_sensitivity.yaml)")
+    k.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
+    k.add_argument("--config", default="config/chunk_sensitivity.yaml")
+    k.add_argument("--results", default="results")
+    k.add_argument("--time")
+    k.add_argument("--command", required=True)
+    k.add_argument("--out", help=f"default: {PIECES.relative_to(ROOT)}/chunk_length")
+    k.set_defaults(func=cmd_chunks)
     s = sub.add_parser("assemble", help="docs/replication.md and docs/figures/*.png from every piece")
     s.add_argument("--pieces", default=str(PIECES))
     s.add_argument("--out", default=str(ROOT / "docs" / "replication.md"))

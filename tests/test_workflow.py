@@ -240,3 +240,41 @@ def test_run_summary_reads_a_finished_run(small_target, capsys):
     # One H row per press x regime x ratio asked for.
     h_rows = printed.split("H and H_cond")[1].split("\n## ")[0]
     assert h_rows.count("\n| ") == 1 + len(config["study"]["presses"]) * len(config["study"]["regimes"]) * len(ratios)
+
+
+@pytest.mark.slow
+def test_replication_report_is_assembled_from_a_runs_piece(small_target, tmp_path):
+    """collect one finished run into a piece, then assemble the report and its figures from the piece alone."""
+    import subprocess
+    import sys
+
+    model = yaml.safe_load(SMALL_CONFIG.read_text())["study"]["models"][0]
+    time_file = tmp_path / "time.txt"
+    time_file.write_text("\tElapsed (wall clock) time (h:mm:ss or m:ss): 1:02:03\n"
+                         "\tMaximum resident set size (kbytes): 4194304\n")
+    script = [sys.executable, str(REPO / "scripts" / "replication_report.py")]
+    pieces = tmp_path / "pieces"
+    subprocess.run([*script, "collect", model, "--config", str(SMALL_CONFIG), "--results",
+                    str(small_target / "results"), "--time", str(time_file), "--command", "snakemake test",
+                    "--out", str(pieces / model)], check=True, cwd=REPO)
+    run = json.loads((pieces / model / "run.json").read_text())
+    assert run["wall_s"] == 3723 and run["peak_rss_gb"] == 4.0
+    questions = pd.concat(pd.read_parquet(p) for p in (small_target / "results" / model).glob("*/*/metrics/questions.parquet"))
+    assert run["answers"] == len(questions)
+    shares = pd.read_csv(pieces / model / "sink_share.csv")
+    assert set(shares["press"]) == {"chunk_ea"} and (shares["chunk_length"] == 32).all()
+    assert shares["sink_share"].between(0, 1).all()
+
+    out = tmp_path / "replication.md"
+    subprocess.run([*script, "assemble", "--pieces", str(pieces), "--out", str(out), "--figures",
+                    str(tmp_path / "figures")], check=True, cwd=REPO)
+    text = out.read_text()
+    claims = pd.read_csv(pieces / "claims.csv")
+    # Every claim for the model, and C9's missing-family row recomputed over the pieces (no Qwen2 model here).
+    assert set(claims[claims["model"] == model]["claim"]) == {f"C{i}" for i in range(1, 15)}
+    assert "(no qwen2 model)" in set(claims["model"])
+    assert "| 62 min |" in text and "## Chunk length" in text and "has not run yet" in text
+    figures = {p.name for p in (tmp_path / "figures").glob("*.png")}
+    assert figures == {f"safety_cliff_{model}.png", "oracle.png", "routing_consensus_llama.png"}
+    for name in figures:
+        assert f"figures/{name}" in text
