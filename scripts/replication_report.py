@@ -176,8 +176,8 @@ def cmd_collect(a) -> None:
         "infer_s": job_seconds(results, a.model, "infer"),
         "probe_s": job_seconds(results, a.model, "probe"),
         "stats_s": job_seconds(results, a.model, "stats"),
-        "machine": f"{platform.machine()}, {a.cores} CPU cores, {config['inference']['dtype']} "
-                   f"({a.dtype_note})",
+        "machine": f"{platform.machine()}, {a.cores} CPU cores, {a.precision}",
+        "note": a.note,
         "versions": versions(),
     } | time_facts(Path(a.time) if a.time else None)
     write_json(out / "run.json", facts)
@@ -262,6 +262,19 @@ def runs_table(runs: list[dict]) -> str:
                                   "of it inference", "peak memory", "kvroute commit"], rows)
 
 
+def precision_table(frame: pd.DataFrame, models: list[str]) -> str:
+    """Median 95% CI half-width of each claim's headline rows (all items), per model: what the run's size bought."""
+    rows = []
+    for claim in report.R.CLAIMS:
+        cells = []
+        for m in models:
+            sub = report.headline(frame[(frame["claim"] == claim) & (frame["model"] == m) & (frame["items"] == "all")])
+            half = ((sub["ci_hi"] - sub["ci_lo"]) / 2).dropna()
+            cells.append(f"±{report.number(half.median())} ({report.number(sub['n'].median())})" if len(half) else "–")
+        rows.append([f"**{claim}**", report.R.CLAIMS[claim].quantity, *cells])
+    return report.markdown_table(["claim", "quantity", *[f"{m}: half-width (n)" for m in models]], rows)
+
+
 def draw(family: str, out_png: Path, **inputs) -> None:
     """One figure through the workflow's own CLI; only its PNG is kept."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -313,12 +326,15 @@ def cmd_assemble(a) -> None:
                    "regimes": ", ".join(study["regimes"]), "ratios": ", ".join(map(str, study["ratios"]))}
     body = report.render(frame, header, list(families))
     figure_lines = draw_figures(found, runs, Path(a.figures))
-    run_lines = ["## The runs", "",
-                 "Each model ran on its own, in its own session, on 2 CPU cores:", "",
+    run_lines = ["## The runs", "", "Each model ran on its own, in its own session, on 2 CPU cores:", "",
                  runs_table(runs), ""]
     for r in runs:
         v = ", ".join(f"{k} {val}" for k, val in r["versions"].items())
-        run_lines += [f"- **{r['model']}**: `{r['command']}`; {r['machine']}; {v}."]
+        run_lines += [f"- **{r['model']}**: `{r['command']}`; {r['machine']}; {v}." +
+                      (f" {r['note']}" if r.get("note") else "")]
+    run_lines += ["", "Median half-width of the 95% intervals behind each claim's verdict (all items; n is the "
+                  "median number of items, answers or cells behind an estimate):", "",
+                  precision_table(frame, list(families)), ""]
     extra = chunk_section(root, found, runs)
     title, rest = body.split("\n", 1)
     text = "\n".join([title, rest.lstrip("\n").split("\n## Verdicts", 1)[0].rstrip(), "", *run_lines, "",
@@ -338,7 +354,8 @@ def main(argv=None) -> None:
     c.add_argument("--time", help="GNU `time -v` output of the run")
     c.add_argument("--command", required=True, help="the command the run was, as written in the report")
     c.add_argument("--cores", type=int, default=2)
-    c.add_argument("--dtype-note", default="no GPU")
+    c.add_argument("--precision", default="float32 (inference.dtype auto: no GPU, no native bf16 on this CPU)")
+    c.add_argument("--note", default="", help="anything a reader should know about the run (shown in the report)")
     c.add_argument("--out", help=f"default: {PIECES.relative_to(ROOT)}/MODEL")
     c.set_defaults(func=cmd_collect)
     k = sub.add_parser("chunks", help="the chunk-length sensitivity run's piece (config/chunk_sensitivity.yaml)")

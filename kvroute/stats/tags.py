@@ -61,7 +61,8 @@ def tag_tests(scores: pd.DataFrame, tags=TAGS, group=GROUP, alpha: float = 0.05)
             values = cell[kind]
             family = []
             for tag in sorted(values.dropna().unique(), key=str):
-                m = (values == tag).to_numpy()
+                # A nullable tag column compares to <NA> where the tag is missing: not this tag.
+                m = (values == tag).fillna(False).to_numpy(bool)
                 k, n, k_rest, n_rest = int(h[m].sum()), int(m.sum()), int(h[~m].sum()), int((~m).sum())
                 lo, hi = wilson_interval(k, n)
                 n_cond = int((m & cond).sum())
