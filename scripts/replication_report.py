@@ -99,11 +99,19 @@ def chunk_sink_share(results: Path, model: str, config: dict) -> pd.DataFrame | 
     return table.assign(chunk_length=table["press"].map(chunk))
 
 
-def time_facts(path: Path | None) -> dict:
-    """Wall time and peak memory from GNU time -v."""
-    if path is None or not path.exists():
-        return {}
-    text = path.read_text()
+def time_facts(paths) -> dict:
+    """Wall time (summed) and peak memory (the largest) from GNU time -v, over a run's invocations."""
+    paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths or []) if Path(p).exists()]
+    parts = [one_time_facts(p.read_text()) for p in paths]
+    facts = {}
+    if any("wall_s" in f for f in parts):
+        facts["wall_s"] = sum(f.get("wall_s", 0) for f in parts)
+    if any("peak_rss_gb" in f for f in parts):
+        facts["peak_rss_gb"] = max(f.get("peak_rss_gb", 0) for f in parts)
+    return facts
+
+
+def one_time_facts(text: str) -> dict:
     facts = {}
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", text)
     if wall:
@@ -179,7 +187,7 @@ def cmd_collect(a) -> None:
         "machine": f"{platform.machine()}, {a.cores} CPU cores, {a.precision}",
         "note": a.note,
         "versions": versions(),
-    } | time_facts(Path(a.time) if a.time else None)
+    } | time_facts(a.time)
     write_json(out / "run.json", facts)
     print(f"{out}: {len(pd.read_csv(out / 'claims.csv'))} claim rows, {facts['answers']} answers")
 
@@ -194,7 +202,7 @@ def cmd_chunks(a) -> None:
     write_csv(chunk_sink_share(results, a.model, config), out / "sink_share.csv")
     facts = {"model": a.model, "command": a.command, "config": a.config,
              "kvroute_commit": git_commit(results.parent), "versions": versions(),
-             "infer_s": job_seconds(results, a.model, "infer")} | time_facts(Path(a.time) if a.time else None)
+             "infer_s": job_seconds(results, a.model, "infer")} | time_facts(a.time)
     write_json(out / "run.json", facts)
     print(f"{out}: {len(pd.read_csv(out / 'breakpoint.csv'))} breakpoint rows")
 
@@ -351,7 +359,7 @@ def main(argv=None) -> None:
     c.add_argument("model")
     c.add_argument("--config", default="config/replication.yaml")
     c.add_argument("--results", default="results", help="the run's results/ folder (in the run's checkout)")
-    c.add_argument("--time", help="GNU `time -v` output of the run")
+    c.add_argument("--time", nargs="+", help="GNU `time -v` output of the run (one per invocation, if resumed)")
     c.add_argument("--command", required=True, help="the command the run was, as written in the report")
     c.add_argument("--cores", type=int, default=2)
     c.add_argument("--precision", default="float32 (inference.dtype auto: no GPU, no native bf16 on this CPU)")
@@ -362,7 +370,7 @@ def main(argv=None) -> None:
     k.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
     k.add_argument("--config", default="config/chunk_sensitivity.yaml")
     k.add_argument("--results", default="results")
-    k.add_argument("--time")
+    k.add_argument("--time", nargs="+")
     k.add_argument("--command", required=True)
     k.add_argument("--out", help=f"default: {PIECES.relative_to(ROOT)}/chunk_length")
     k.set_defaults(func=cmd_chunks)

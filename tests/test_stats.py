@@ -454,6 +454,15 @@ def test_stratified_weights_keep_each_datasets_passage_count():
     assert np.array_equal(passage_weights(5, 50, 1), passage_weights(np.zeros(5), 50, 1))
 
 
+def test_single_passage_datasets_are_resampled_together():
+    """One passage per dataset would give every resample the same passages: a zero-width band."""
+    strata = np.array(["a", "b", "c", "d", "d", "d"])
+    w = passage_weights(strata, n_boot=400, seed=7)
+    assert (w[:, 3:].sum(axis=1) == 3).all()  # d still keeps its count
+    alone = w[:, :3]
+    assert (alone.sum(axis=1) == 3).all() and alone.std(axis=0).min() > 0.3  # a, b, c drawn from together
+
+
 def two_datasets(n_a=10, n_b=30, n_q=4):
     """Dataset a always hallucinates at ratio 0.5, dataset b never; same passage ids in both."""
     rows = [dict(model="m", press="p", regime="agnostic", dataset=d, ratio=r, passage_id=f"p{i}", qid=f"q{i}-{j}",

@@ -24,8 +24,8 @@ def sink_share(entries: pd.DataFrame) -> pd.DataFrame:
 
     Sums over passages, layers and KV heads; oracle-press rows (if any) are left out.
     """
-    if "oracle" in entries:
-        entries = entries[entries["oracle"].isna() | (entries["oracle"] == "")]
+    if "oracle" in entries:  # base rows say "none" (empty or missing in older ledgers)
+        entries = entries[entries["oracle"].isna() | entries["oracle"].isin(["", "none"])]
     rows = []
     for _, entry in entries.iterrows():
         kept = ledger.unpack(entry)

@@ -5,6 +5,12 @@ Questions about one passage are not independent, so every band resamples
 pools datasets draws each dataset's passages from that dataset only: every
 resample keeps each dataset's passage count, and the pooled estimate's band
 reflects variation within datasets, not a random dataset mix.
+
+A dataset with a single passage cannot be resampled within itself (every
+draw is that passage: no variation at all, a zero-width band). Such datasets
+are resampled together, as one stratum, so a run of one passage per dataset
+gets the between-passage band of an unstratified resample instead of a
+false certainty.
 """
 
 from __future__ import annotations
@@ -40,6 +46,10 @@ def passage_weights(strata, n_boot: int, seed: int) -> np.ndarray:
     resample.
     """
     strata = np.zeros(strata, dtype=int) if np.ndim(strata) == 0 else np.asarray(strata)
+    labels, counts = np.unique(strata.astype(str), return_counts=True)
+    alone = set(labels[counts == 1])
+    if len(alone) > 1:  # single-passage strata are drawn from together (module docstring)
+        strata = np.where(np.isin(strata.astype(str), list(alone)), "\x00alone", strata.astype(str))
     n = len(strata)
     rng = np.random.default_rng(seed)
     out = np.zeros(n_boot * n)
