@@ -345,7 +345,7 @@ def cmd_assemble(a) -> None:
                   precision_table(frame, list(families)), ""]
     extra = chunk_section(root, found, runs)
     title, rest = body.split("\n", 1)
-    text = "\n".join([title, rest.lstrip("\n").split("\n## Verdicts", 1)[0].rstrip(), "", *run_lines, "",
+    text = "\n".join([title, "", rest.lstrip("\n").split("\n## Verdicts", 1)[0].rstrip(), "", *run_lines, "",
                       "## Figures", "", *figure_lines, "", *extra,
                       "## Verdicts" + rest.split("\n## Verdicts", 1)[1]])
     write_text(a.out, text)
