@@ -20,6 +20,7 @@ import torch
 from transformers import DynamicCache
 
 from kvroute import presses as press_registry
+from kvroute.cache import reserved_cache
 from kvroute.models import eos_ids
 from kvroute.routing import Routing, RoutingProbe
 
@@ -339,15 +340,13 @@ def left_pad_questions(question_ids: list[torch.Tensor], pad_id: int,
     return ids, pos, mask
 
 
-def cache_from_layout(layout: Layout) -> DynamicCache:
-    """A DynamicCache that takes over the layout's keys and values."""
-    cache = DynamicCache()
-    for layer, (k, v) in enumerate(zip(layout.keys, layout.values)):
-        cache.update(k, v, layer)
+def cache_from_layout(layout: Layout, room: int) -> DynamicCache:
+    """A cache that takes over the layout's keys and values, with ``room`` slots for questions and answers."""
+    keys, values = layout.keys, layout.values
     # Dropping the layout's references lets each layer's stacked tensors be
-    # freed as soon as the question forward extends that layer.
+    # freed as soon as they are copied into the cache.
     layout.keys, layout.values = [], []
-    return cache
+    return reserved_cache(keys, values, room)
 
 
 def _on(device, tensor: torch.Tensor | None) -> torch.Tensor | None:
@@ -440,7 +439,7 @@ def answer(model, tokenizer, cell: Cell | list[Cell], context_length: int, quest
     modules = attention_modules(model)
     layout = stack_cells(_row_cells(cell, len(question_ids)))
     ids, pos, qmask = left_pad_questions(question_ids, _pad_id(model, tokenizer), context_length)
-    cache = cache_from_layout(layout)
+    cache = cache_from_layout(layout, room=ids.shape[1] + max_new_tokens)
     attn = torch.cat([layout.cache_mask.long(), qmask], dim=1)
     attn = None if bool(attn.all()) else attn  # nothing padded: no mask, as kvpress's pipeline decodes
     masked = layout.masked()
