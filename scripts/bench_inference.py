@@ -36,7 +36,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 import torch  # noqa: E402
-from transformers import pipeline  # noqa: E402
+from transformers import DynamicCache, pipeline  # noqa: E402
 
 from kvroute import attention as kvattention  # noqa: E402
 from kvroute import config as kvconfig  # noqa: E402
@@ -173,6 +173,24 @@ def without_grouped_sdpa(run):
         kvattention._use_gqa = use_gqa
 
 
+def dynamic_cache(keys, values, room):
+    """transformers' DynamicCache over the layout, as before kvroute.cache: every new token copies the layer."""
+    cache = DynamicCache()
+    for layer, (k, v) in enumerate(zip(keys, values)):
+        cache.update(k, v, layer)
+    return cache
+
+
+def with_dynamic_cache(run):
+    """``run()`` with the engine decoding through DynamicCache instead of kvroute's reserved cache."""
+    reserved = engine.reserved_cache
+    engine.reserved_cache = dynamic_cache
+    try:
+        return run()
+    finally:
+        engine.reserved_cache = reserved
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="config.yaml")
@@ -194,8 +212,12 @@ def main(argv=None):
     p.add_argument("--attention-cost", action="store_true",
                    help="also time kvroute with transformers' repeat_kv attention instead of kvroute's grouped-head "
                         "SDPA (kvroute.attention) and check that the answers are the same")
+    p.add_argument("--cache-cost", action="store_true",
+                   help="also time kvroute decoding through transformers' DynamicCache (a copy of the cache per "
+                        "token) instead of kvroute's reserved cache (kvroute.cache), and check the answers match")
     p.add_argument("--repeats", type=int, default=2,
-                   help="runs of each variant compared by --reachability-cost / --oracle-cost / --attention-cost, "
+                   help="runs of each variant compared by --reachability-cost / --oracle-cost / --attention-cost / "
+                        "--cache-cost, "
                         "alternated, the "
                         "fastest kept (default 2: a 2-core machine drifts by a few percent between runs)")
     p.add_argument("--skip-stock", action="store_true", help="time kvroute only (no stock loop, no agreement)")
@@ -256,6 +278,8 @@ def main(argv=None):
         variants.append(("kvroute_oracle", lambda: ours(inf["reachability_threshold"], plans)))
     if a.attention_cost:
         variants.append(("kvroute_repeat_kv", lambda: without_grouped_sdpa(lambda: ours(inf["reachability_threshold"]))))
+    if a.cache_cost:
+        variants.append(("kvroute_dynamic_cache", lambda: with_dynamic_cache(lambda: ours(inf["reachability_threshold"]))))
     runs = variants * (max(1, a.repeats) if len(variants) > 1 else 1)
     if not a.skip_stock:
         runs.append(("stock", lambda: stock_loop(pipe, records, regimes, presses, ratios, inf["max_new_tokens"])))
@@ -283,6 +307,14 @@ def main(argv=None):
               f"answers {'identical' if same else 'DIFFER'}", flush=True)
         results["attention_cost"] = {"grouped_s": grouped["wall_s"], "repeat_kv_s": copied["wall_s"],
                                      "speedup": copied["wall_s"] / grouped["wall_s"], "same_answers": same}
+    if a.cache_cost:
+        reserved, dynamic = results["kvroute"], results["kvroute_dynamic_cache"]
+        same = reserved["answers"] == dynamic["answers"]
+        print(f"reserved cache: {reserved['wall_s']:.1f} s vs {dynamic['wall_s']:.1f} s with DynamicCache "
+              f"({dynamic['wall_s'] / reserved['wall_s']:.2f}x faster; fastest of {a.repeats} runs each); "
+              f"answers {'identical' if same else 'DIFFER'}", flush=True)
+        results["cache_cost"] = {"reserved_s": reserved["wall_s"], "dynamic_s": dynamic["wall_s"],
+                                 "speedup": dynamic["wall_s"] / reserved["wall_s"], "same_answers": same}
     if a.oracle_cost:
         results["oracle_cost"] = oracle_cost(results["kvroute"], results["kvroute_oracle"], a.repeats)
     if a.skip_stock:
