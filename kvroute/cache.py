@@ -17,27 +17,23 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 
+def reserve(tensor: torch.Tensor, room: int) -> torch.Tensor:
+    """A copy of ``tensor`` (batch, heads, slots, dim) in a buffer with ``room`` free slots after it."""
+    batch, heads, slots, dim = tensor.shape
+    buffer = tensor.new_empty(batch, heads, slots + room, dim)
+    buffer[:, :, :slots] = tensor
+    return buffer
+
+
 class ReservedLayer(DynamicLayer):
-    """A DynamicLayer whose tensors are views of buffers with spare slots."""
+    """A DynamicLayer whose keys and values are views of the first ``filled`` slots of larger buffers."""
 
-    @classmethod
-    def holding(cls, keys: torch.Tensor, values: torch.Tensor, room: int) -> "ReservedLayer":
-        """A layer that starts with ``keys``/``values`` (batch, heads, slots, dim) and ``room`` free slots."""
-        layer = cls()
-        layer.dtype, layer.device = keys.dtype, keys.device
-        layer._key_buffer = cls._allocate(keys, room)
-        layer._value_buffer = cls._allocate(values, room)
-        layer._filled = keys.shape[2]
-        layer._expose()
-        layer.is_initialized = True
-        return layer
-
-    @staticmethod
-    def _allocate(tensor: torch.Tensor, room: int) -> torch.Tensor:
-        batch, heads, slots, dim = tensor.shape
-        buffer = tensor.new_empty(batch, heads, slots + room, dim)
-        buffer[:, :, :slots] = tensor
-        return buffer
+    def __init__(self, key_buffer: torch.Tensor, value_buffer: torch.Tensor, filled: int):
+        super().__init__()
+        self.dtype, self.device = key_buffer.dtype, key_buffer.device
+        self._key_buffer, self._value_buffer, self._filled = key_buffer, value_buffer, filled
+        self._expose()
+        self.is_initialized = True
 
     def _expose(self) -> None:
         self.keys = self._key_buffer[:, :, :self._filled]
@@ -47,8 +43,8 @@ class ReservedLayer(DynamicLayer):
         new = key_states.shape[2]
         if self._filled + new > self._key_buffer.shape[2]:
             # Out of room (a longer answer than planned): grow by copying, as DynamicLayer would.
-            self._key_buffer = self._allocate(self._key_buffer[:, :, :self._filled], new + 16)
-            self._value_buffer = self._allocate(self._value_buffer[:, :, :self._filled], new + 16)
+            self._key_buffer = reserve(self.keys, new + 16)
+            self._value_buffer = reserve(self.values, new + 16)
         self._key_buffer[:, :, self._filled:self._filled + new] = key_states
         self._value_buffer[:, :, self._filled:self._filled + new] = value_states
         self._filled += new
@@ -75,15 +71,9 @@ class ReservedLayer(DynamicLayer):
         self._expose()
 
 
-def reserved_cache(keys: list[torch.Tensor], values: list[torch.Tensor], room: int) -> DynamicCache:
-    """A DynamicCache over per-layer ``keys``/``values`` with ``room`` free slots in every layer.
-
-    Empties the two lists layer by layer as it copies, so a caller holding no
-    other reference frees each layer's tensors as soon as they are copied.
-    """
+def reserved_cache(key_buffers: list[torch.Tensor], value_buffers: list[torch.Tensor],
+                   filled: list[int]) -> DynamicCache:
+    """A DynamicCache over per-layer buffers whose first ``filled[layer]`` slots hold the cache (no copy)."""
     cache = DynamicCache()
-    cache.layers = []
-    for layer in range(len(keys)):
-        cache.layers.append(ReservedLayer.holding(keys[layer], values[layer], room))
-        keys[layer] = values[layer] = None
+    cache.layers = [ReservedLayer(k, v, n) for k, v, n in zip(key_buffers, value_buffers, filled)]
     return cache

@@ -20,7 +20,7 @@ import torch
 from transformers import DynamicCache
 
 from kvroute import presses as press_registry
-from kvroute.cache import reserved_cache
+from kvroute.cache import reserve, reserved_cache
 from kvroute.models import eos_ids
 from kvroute.routing import Routing, RoutingProbe
 
@@ -240,14 +240,17 @@ class Layout:
     """The cache of one batch whose rows may come from different cells.
 
     Rows of shorter cells are right-padded to the longest cell's length; the
-    padding slots are masked out by the attention mask and labelled -1.
+    padding slots are masked out by the attention mask and labelled -1. Keys
+    and values are buffers with ``room`` free slots after the ``slots``
+    filled ones, for the question and answer tokens (kvroute.cache).
     """
 
-    keys: list[torch.Tensor]  # per layer (rows, kv_heads, slots, dim)
+    keys: list[torch.Tensor]  # per layer (rows, kv_heads, slots + room, dim)
     values: list[torch.Tensor]
     cache_mask: torch.Tensor  # (rows, slots) bool, False on padding
     positions: list[torch.Tensor]  # per layer (rows, kv_heads, slots) context position, -1 on padding
     row_cells: list[Cell]
+    filled: list[int]  # per layer: slots holding the cache
 
     def masked(self, rows: list[int] | None = None) -> list[tuple[torch.Tensor, ...] | None]:
         """AdaKV's masked keys as (row, head, slot) per layer, for ``rows`` renumbered 0..n-1."""
@@ -265,34 +268,49 @@ class Layout:
         return out
 
 
-def stack_cells(row_cells: list[Cell]) -> Layout:
-    """Lay out the caches of ``row_cells`` (one per row) as one batch."""
+def _fill_rows(buffer: torch.Tensor, rows_of: list[torch.Tensor], tensors: list[torch.Tensor], fill) -> torch.Tensor:
+    """Write each cell's tensor (1 or no batch dim) into its rows of ``buffer``, padding its tail with ``fill``."""
+    for rows, t in zip(rows_of, tensors):
+        t = t if t.dim() == buffer.dim() else t[None]
+        n = t.shape[2]
+        buffer[rows, :, :n] = t
+        buffer[rows, :, n:] = fill
+    return buffer
+
+
+def stack_cells(row_cells: list[Cell], room: int = 0) -> Layout:
+    """Lay out the caches of ``row_cells`` (one per row) as one batch, with ``room`` free slots per row."""
     rows = len(row_cells)
     unique = list({id(c): c for c in row_cells}.values())
-    if len(unique) == 1:  # one cell: broadcast, no copy, no padding
-        cell = unique[0]
-        return Layout([k.expand(rows, -1, -1, -1) for k in cell.keys], [v.expand(rows, -1, -1, -1) for v in cell.values],
-                      torch.ones(rows, cell.keys[0].shape[2], dtype=torch.bool),
-                      [p.expand(rows, -1, -1) for p in cell.positions], row_cells)
     lengths = [layer_uniform_length(c) for c in unique]
-    if None in lengths:
+    if len(unique) > 1 and None in lengths:
         raise ValueError("cells whose layers keep different numbers of slots can only be batched alone")
+    if len(unique) == 1 and lengths[0] is None:  # AdaKV-like uneven layers alone: each layer its own length
+        cell = unique[0]
+        return Layout([reserve(k.expand(rows, -1, -1, -1), room) for k in cell.keys],
+                      [reserve(v.expand(rows, -1, -1, -1), room) for v in cell.values],
+                      torch.ones(rows, cell.keys[0].shape[2], dtype=torch.bool),
+                      [p.expand(rows, -1, -1) for p in cell.positions], row_cells, [k.shape[2] for k in cell.keys])
     slots = max(lengths)
     index = {id(u): i for i, u in enumerate(unique)}
     which = torch.tensor([index[id(c)] for c in row_cells])
+    rows_of = [torch.nonzero(which == i).flatten() for i in range(len(unique))]
 
-    def stacked(tensors: list[torch.Tensor], fill) -> torch.Tensor:
+    def stacked(tensors: list[torch.Tensor], fill, extra: int) -> torch.Tensor:
         # keys and values are (1, kv_heads, slots, dim); positions are (kv_heads, slots)
-        padded = [torch.nn.functional.pad(t, (0, 0, 0, slots - t.shape[2]), value=fill) if t.dim() == 4
-                  else torch.nn.functional.pad(t, (0, slots - t.shape[1]), value=fill)[None] for t in tensors]
-        return torch.cat(padded)[which.to(padded[0].device)]
+        t = tensors[0]
+        shape = (rows, t.shape[-3] if t.dim() == 4 else t.shape[0], slots + extra) + tuple(t.shape[3:])
+        return _fill_rows(t.new_empty(shape), [r.to(t.device) for r in rows_of], tensors, fill)
 
     n_layers = len(unique[0].keys)
-    keys = [stacked([u.keys[l] for u in unique], 0.0) for l in range(n_layers)]
-    values = [stacked([u.values[l] for u in unique], 0.0) for l in range(n_layers)]
-    positions = [stacked([u.positions[l] for u in unique], -1) for l in range(n_layers)]
+    keys = [stacked([u.keys[l] for u in unique], 0.0, room) for l in range(n_layers)]
+    values = [stacked([u.values[l] for u in unique], 0.0, room) for l in range(n_layers)]
+    if len(unique) == 1:  # every row the same positions: a view, not a copy
+        positions = [p.expand(rows, -1, -1) for p in unique[0].positions]
+    else:
+        positions = [stacked([u.positions[l] for u in unique], -1, 0) for l in range(n_layers)]
     cache_mask = torch.arange(slots)[None, :] < torch.tensor(lengths)[which][:, None]
-    return Layout(keys, values, cache_mask, positions, row_cells)
+    return Layout(keys, values, cache_mask, positions, row_cells, [slots] * n_layers)
 
 
 def install_masks(modules, masked: list) -> None:
@@ -340,13 +358,11 @@ def left_pad_questions(question_ids: list[torch.Tensor], pad_id: int,
     return ids, pos, mask
 
 
-def cache_from_layout(layout: Layout, room: int) -> DynamicCache:
-    """A cache that takes over the layout's keys and values, with ``room`` slots for questions and answers."""
-    keys, values = layout.keys, layout.values
-    # Dropping the layout's references lets each layer's stacked tensors be
-    # freed as soon as they are copied into the cache.
-    layout.keys, layout.values = [], []
-    return reserved_cache(keys, values, room)
+def cache_from_layout(layout: Layout) -> DynamicCache:
+    """A cache that takes over the layout's buffers: questions and answers fill their free slots."""
+    cache = reserved_cache(layout.keys, layout.values, layout.filled)
+    layout.keys, layout.values = [], []  # the cache owns the buffers now
+    return cache
 
 
 def _on(device, tensor: torch.Tensor | None) -> torch.Tensor | None:
@@ -360,13 +376,19 @@ class Decoded:
     decode_tokens: int
 
 
+# Rows that finish stay in the batch until a quarter of it has finished: dropping
+# them copies every live row's cache, which costs more than decoding a few idle
+# rows (bench_inference.py --cache-cost measures the whole decode).
+COMPACT_WHEN_DONE = 0.25
+
+
 def greedy_decode(model, modules, layout: Layout, cache: DynamicCache, token: torch.Tensor,
                   next_pos: torch.Tensor, attn: torch.Tensor | None, max_new_tokens: int) -> Decoded:
     """Continue every row from its first ``token`` until eos or ``max_new_tokens`` tokens.
 
     ``attn`` is the (rows, cache + question) attention mask, None when nothing
-    is masked. Rows that emit eos leave the batch, so the cost of each step
-    follows the rows still generating.
+    is masked. Finished rows leave the batch once COMPACT_WHEN_DONE of it has
+    finished, so the cost of each step follows the rows still generating.
     """
     device = model.device
     stop = set(eos_ids(model))
@@ -375,7 +397,7 @@ def greedy_decode(model, modules, layout: Layout, cache: DynamicCache, token: to
     rows = [i for i in live if tokens[i][-1] not in stop]  # rows still generating
     steps = decode_tokens = 0
     while rows and steps < max_new_tokens - 1:
-        if len(rows) < len(live):
+        if len(live) - len(rows) >= COMPACT_WHEN_DONE * len(live):
             keep = torch.tensor([live.index(i) for i in rows], device=device)
             cache.batch_select_indices(keep)
             token, next_pos = token[keep], next_pos[keep]
@@ -388,9 +410,11 @@ def greedy_decode(model, modules, layout: Layout, cache: DynamicCache, token: to
                     attention_mask=_on(device, attn))
         token = out.logits[:, -1].argmax(-1)
         next_pos = next_pos + 1
+        generating = set(rows)
         for i, t in zip(live, token.tolist()):
-            tokens[i].append(t)
-        rows = [i for i in live if tokens[i][-1] not in stop]
+            if i in generating:
+                tokens[i].append(t)
+        rows = [i for i in rows if tokens[i][-1] not in stop]
         steps += 1
         decode_tokens += len(live)
     return Decoded(tokens, steps, decode_tokens)
@@ -437,9 +461,9 @@ def answer(model, tokenizer, cell: Cell | list[Cell], context_length: int, quest
     reachability entries (``kvroute.reachability``).
     """
     modules = attention_modules(model)
-    layout = stack_cells(_row_cells(cell, len(question_ids)))
     ids, pos, qmask = left_pad_questions(question_ids, _pad_id(model, tokenizer), context_length)
-    cache = cache_from_layout(layout, room=ids.shape[1] + max_new_tokens)
+    layout = stack_cells(_row_cells(cell, len(question_ids)), room=ids.shape[1] + max_new_tokens)
+    cache = cache_from_layout(layout)
     attn = torch.cat([layout.cache_mask.long(), qmask], dim=1)
     attn = None if bool(attn.all()) else attn  # nothing padded: no mask, as kvpress's pipeline decodes
     masked = layout.masked()

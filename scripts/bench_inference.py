@@ -36,7 +36,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 import torch  # noqa: E402
+from kvpress.attention_patch import attention_patch  # noqa: E402
 from transformers import DynamicCache, pipeline  # noqa: E402
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS  # noqa: E402
 
 from kvroute import attention as kvattention  # noqa: E402
 from kvroute import config as kvconfig  # noqa: E402
@@ -173,22 +175,35 @@ def without_grouped_sdpa(run):
         kvattention._use_gqa = use_gqa
 
 
-def dynamic_cache(keys, values, room):
+def dynamic_cache(layout):
     """transformers' DynamicCache over the layout, as before kvroute.cache: every new token copies the layer."""
     cache = DynamicCache()
-    for layer, (k, v) in enumerate(zip(keys, values)):
-        cache.update(k, v, layer)
+    for layer, (k, v, n) in enumerate(zip(layout.keys, layout.values, layout.filled)):
+        cache.update(k[:, :, :n], v[:, :, :n], layer)
+    layout.keys, layout.values = [], []
     return cache
 
 
 def with_dynamic_cache(run):
     """``run()`` with the engine decoding through DynamicCache instead of kvroute's reserved cache."""
-    reserved = engine.reserved_cache
-    engine.reserved_cache = dynamic_cache
+    reserved = engine.cache_from_layout
+    engine.cache_from_layout = dynamic_cache
     try:
         return run()
     finally:
-        engine.reserved_cache = reserved
+        engine.cache_from_layout = reserved
+
+
+def with_kvpress_masking(run):
+    """``run()`` with AdaKV's keys hidden by kvpress's own attention_patch (index scatter) instead of kvroute's."""
+    ours = ALL_ATTENTION_FUNCTIONS["sdpa"]
+    stock = attention_patch(kvattention._dispatch)
+    stock._kvroute = True
+    ALL_ATTENTION_FUNCTIONS["sdpa"] = stock
+    try:
+        return run()
+    finally:
+        ALL_ATTENTION_FUNCTIONS["sdpa"] = ours
 
 
 def main(argv=None):
@@ -215,9 +230,12 @@ def main(argv=None):
     p.add_argument("--cache-cost", action="store_true",
                    help="also time kvroute decoding through transformers' DynamicCache (a copy of the cache per "
                         "token) instead of kvroute's reserved cache (kvroute.cache), and check the answers match")
+    p.add_argument("--mask-cost", action="store_true",
+                   help="also time kvroute hiding AdaKV's masked keys with kvpress's attention_patch (an index "
+                        "scatter) instead of kvroute's masked where (kvroute.attention), and check the answers match")
     p.add_argument("--repeats", type=int, default=2,
                    help="runs of each variant compared by --reachability-cost / --oracle-cost / --attention-cost / "
-                        "--cache-cost, "
+                        "--cache-cost / --mask-cost, "
                         "alternated, the "
                         "fastest kept (default 2: a 2-core machine drifts by a few percent between runs)")
     p.add_argument("--skip-stock", action="store_true", help="time kvroute only (no stock loop, no agreement)")
@@ -280,6 +298,9 @@ def main(argv=None):
         variants.append(("kvroute_repeat_kv", lambda: without_grouped_sdpa(lambda: ours(inf["reachability_threshold"]))))
     if a.cache_cost:
         variants.append(("kvroute_dynamic_cache", lambda: with_dynamic_cache(lambda: ours(inf["reachability_threshold"]))))
+    if a.mask_cost:
+        variants.append(("kvroute_kvpress_masking",
+                         lambda: with_kvpress_masking(lambda: ours(inf["reachability_threshold"]))))
     runs = variants * (max(1, a.repeats) if len(variants) > 1 else 1)
     if not a.skip_stock:
         runs.append(("stock", lambda: stock_loop(pipe, records, regimes, presses, ratios, inf["max_new_tokens"])))
@@ -315,6 +336,14 @@ def main(argv=None):
               f"answers {'identical' if same else 'DIFFER'}", flush=True)
         results["cache_cost"] = {"reserved_s": reserved["wall_s"], "dynamic_s": dynamic["wall_s"],
                                  "speedup": dynamic["wall_s"] / reserved["wall_s"], "same_answers": same}
+    if a.mask_cost:
+        where, scatter = results["kvroute"], results["kvroute_kvpress_masking"]
+        same = where["answers"] == scatter["answers"]
+        print(f"masked-where key hiding: {where['wall_s']:.1f} s vs {scatter['wall_s']:.1f} s with kvpress's scatter "
+              f"({scatter['wall_s'] / where['wall_s']:.2f}x faster; fastest of {a.repeats} runs each); "
+              f"answers {'identical' if same else 'DIFFER'}", flush=True)
+        results["mask_cost"] = {"where_s": where["wall_s"], "scatter_s": scatter["wall_s"],
+                                "speedup": scatter["wall_s"] / where["wall_s"], "same_answers": same}
     if a.oracle_cost:
         results["oracle_cost"] = oracle_cost(results["kvroute"], results["kvroute_oracle"], a.repeats)
     if a.skip_stock:

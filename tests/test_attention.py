@@ -155,3 +155,27 @@ def test_models_load_installs_the_dispatcher_once(smollm2_manifest, stock_sdpa, 
     q, k, v, mask = inputs(1, torch.bfloat16)
     ours, _ = ALL_ATTENTION_FUNCTIONS["sdpa"](module(), q, k, v, mask, dropout=0.0)
     torch.testing.assert_close(ours, attention.matmul_attention(module(), q, k, v, mask)[0], atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("q_len", [1, 3])
+def test_hidden_keys_are_kvpress_fake_keys_bit_for_bit(q_len):
+    """hide_masked_keys writes exactly the keys kvpress's attention_patch writes, and attention sees the same."""
+    q, k, v, mask = inputs(q_len)
+    g = torch.Generator().manual_seed(1)
+    chosen = torch.rand(BATCH, KV_HEADS, CACHED, generator=g) < 0.7
+    chosen[1, :, CACHED - 5:] = False  # row 1's padding slots are never masked keys
+    indices = chosen.nonzero(as_tuple=True)
+    k_stock, k_ours = k.clone(), k.clone()
+    m_stock, m_ours = module(), module()
+    m_stock.masked_key_indices = m_ours.masked_key_indices = indices
+    stock, _ = attention_patch(sdpa_attention_forward)(m_stock, q, k_stock, v, mask, 0.0)
+    ours, _ = attention.hide_masked_keys(sdpa_attention_forward)(m_ours, q, k_ours, v, mask, 0.0)
+    assert torch.equal(k_ours, k_stock) and not torch.equal(k_ours, k)
+    assert torch.equal(ours, stock)
+    # The next step reuses the slot mask built for these indices; new indices rebuild it.
+    built = m_ours._kvroute_hidden[1]
+    attention.hide_masked_keys(sdpa_attention_forward)(m_ours, q, k_ours, v, mask, 0.0)
+    assert m_ours._kvroute_hidden[1] is built
+    m_ours.masked_key_indices = tuple(t[:5] for t in indices)
+    attention.hide_masked_keys(sdpa_attention_forward)(m_ours, q, k_ours, v, mask, 0.0)
+    assert m_ours._kvroute_hidden[1] is not built and int(m_ours._kvroute_hidden[1].sum()) == 5

@@ -66,14 +66,15 @@ def test_bench_runs_both_loops_and_agrees_in_float32(smollm2_manifest, smollm2, 
     assert ours["decode_steps"] < stock["decode_steps"]
 
 
-def test_bench_measures_what_reachability_oracle_rows_grouped_attention_and_the_cache_cost(smollm2_manifest, tmp_path, capsys):
+def test_bench_measures_what_reachability_oracle_rows_and_each_decoding_speedup_cost(smollm2_manifest, tmp_path, capsys):
     out = tmp_path / "bench.json"
     bench().main(["--config", str(REPO / "config" / "ci_small.yaml"), "--passages", "1",
                   "--models-dir", str(smollm2_manifest.parent.parent), "--reachability-cost", "--oracle-cost",
-                  "--attention-cost", "--cache-cost", "--regimes", "agnostic", "--repeats", "1", "--skip-stock", "--out", str(out)])
+                  "--attention-cost", "--cache-cost", "--mask-cost", "--regimes", "agnostic", "--repeats", "1",
+                  "--skip-stock", "--out", str(out)])
     result = json.loads(out.read_text())
     assert set(result) == {"kvroute", "kvroute_no_reachability", "reachability_cost", "kvroute_oracle", "oracle_cost",
-                           "kvroute_repeat_kv", "attention_cost", "kvroute_dynamic_cache", "cache_cost"}
+                           "kvroute_repeat_kv", "attention_cost", "kvroute_dynamic_cache", "cache_cost", "kvroute_kvpress_masking", "mask_cost"}
     cost = result["reachability_cost"]
     assert cost["with_s"] == result["kvroute"]["wall_s"] and cost["without_s"] > 0
     # Same forward passes either way: reachability reads the recorded prefill, it runs no model.
@@ -94,6 +95,10 @@ def test_bench_measures_what_reachability_oracle_rows_grouped_attention_and_the_
     assert cache["same_answers"] is True
     assert cache["reserved_s"] == result["kvroute"]["wall_s"] and cache["dynamic_s"] > 0
     assert result["kvroute_dynamic_cache"]["decode_tokens"] == result["kvroute"]["decode_tokens"]
+    # kvroute's masked where hides AdaKV's keys exactly as kvpress's scatter does.
+    masking = result["mask_cost"]
+    assert masking["same_answers"] is True and masking["where_s"] == result["kvroute"]["wall_s"]
+    assert result["kvroute_kvpress_masking"]["decode_tokens"] == result["kvroute"]["decode_tokens"]
     printed = capsys.readouterr().out
     assert "reachability (threshold" in printed and "per oracle row" in printed and "grouped-head SDPA" in printed
-    assert "reserved cache" in printed
+    assert "reserved cache" in printed and "masked-where key hiding" in printed
