@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from kvroute import config as kvconfig  # noqa: E402
 from kvroute.claims import report  # noqa: E402
-from kvroute.claims.evaluate import c9_missing_families  # noqa: E402
+from kvroute.claims.evaluate import c9_missing_families, model_not_run  # noqa: E402
 from kvroute.io import write_csv, write_json, write_text  # noqa: E402
 from kvroute.metrics.chunks import sink_share  # noqa: E402
 
@@ -324,15 +324,19 @@ def cmd_assemble(a) -> None:
     frame = pd.concat([pd.read_csv(p / "claims.csv") for p in found], ignore_index=True)
     frame = frame[~frame["model"].astype(str).str.startswith("(no ")]  # re-derived below, over every model
     families = {r["model"]: r["family"] for r in runs}
-    frame = report.claims_frame(frame.to_dict("records") + c9_missing_families(families))
+    unrun = [m for m in kvconfig.load(a.config)["study"]["models"] if m not in families]
+    frame = report.claims_frame(frame.to_dict("records") + c9_missing_families(families) +
+                                [r for m in unrun for r in model_not_run(m, a.unrun_reason)])
     write_csv(frame, root / "claims.csv")
     config = kvconfig.load(runs[0]["config"]) if Path(ROOT / runs[0]["config"]).exists() else None
     header = {"config": runs[0]["config"], "models": ", ".join(f"{m} ({f})" for m, f in families.items())}
+    if unrun:
+        header["not run"] = f"{', '.join(unrun)} ({a.unrun_reason})"
     if config:
         study = config["study"]
         header |= {"datasets": ", ".join(study["datasets"]), "presses": ", ".join(study["presses"]),
                    "regimes": ", ".join(study["regimes"]), "ratios": ", ".join(map(str, study["ratios"]))}
-    body = report.render(frame, header, list(families))
+    body = report.render(frame, header, list(families) + unrun)
     figure_lines = draw_figures(found, runs, Path(a.figures))
     run_lines = ["## The runs", "", "Each model ran on its own, in its own session, on 2 CPU cores:", "",
                  runs_table(runs), ""]
@@ -376,6 +380,10 @@ def main(argv=None) -> None:
     k.set_defaults(func=cmd_chunks)
     s = sub.add_parser("assemble", help="docs/replication.md and docs/figures/*.png from every piece")
     s.add_argument("--pieces", default=str(PIECES))
+    s.add_argument("--config", default="config/replication.yaml",
+                   help="the study whose models the report covers: a model without a piece is listed as not run")
+    s.add_argument("--unrun-reason", default="no committed run on this machine yet",
+                   help="the reason shown for a study model without a piece")
     s.add_argument("--out", default=str(ROOT / "docs" / "replication.md"))
     s.add_argument("--figures", default=str(ROOT / "docs" / "figures"))
     s.set_defaults(func=cmd_assemble)

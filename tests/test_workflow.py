@@ -273,6 +273,10 @@ def test_replication_report_is_assembled_from_a_runs_piece(small_target, tmp_pat
     # Every claim for the model, and C9's missing-family row recomputed over the pieces (no Qwen2 model here).
     assert set(claims[claims["model"] == model]["claim"]) == {f"C{i}" for i in range(1, 15)}
     assert "(no qwen2 model)" in set(claims["model"])
+    # The study's other models have no piece: every one of their claims is listed as not run, with the reason.
+    unrun = claims[claims["model"] == "qwen2.5-coder-1.5b-instruct"]
+    assert len(unrun) == 14 and set(unrun["verdict"]) == {"not run"}
+    assert (unrun["note"] == "no committed run on this machine yet").all()
     assert "| 62 min |" in text and "## Chunk length" in text and "has not run yet" in text
     figures = {p.name for p in (tmp_path / "figures").glob("*.png")}
     assert figures == {f"safety_cliff_{model}.png", "oracle.png", "routing_consensus_llama.png"}

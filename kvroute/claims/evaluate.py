@@ -431,6 +431,11 @@ def c9(m: ModelInputs, s: Settings) -> list[dict]:
                 "n = answer x layer rows", why, regime=regime, press="(uncompressed)", est=est)]
 
 
+def model_not_run(model: str, reason: str) -> list[dict]:
+    """Every claim of a model the study names but that has no results: listed as not run, never dropped."""
+    return [row(claim, model, R.NOT_RUN, reason) for claim in R.CLAIMS]
+
+
 def c9_missing_families(families: dict[str, str]) -> list[dict]:
     """C9 speaks of two families: one without a model in the config is not run, not dropped."""
     return [row("C9", f"(no {fam} model)", R.NOT_RUN, f"no model of family {fam} in the config")
