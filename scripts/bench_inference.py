@@ -206,6 +206,16 @@ def with_kvpress_masking(run):
         ALL_ATTENTION_FUNCTIONS["sdpa"] = ours
 
 
+def compare(ours: dict, theirs: dict, ours_name: str, theirs_name: str, keys: tuple[str, str], repeats: int) -> dict:
+    """Print and return kvroute's wall time against a variant's (under ``keys``), and whether the answers agree."""
+    same = ours["answers"] == theirs["answers"]
+    print(f"{ours_name}: {ours['wall_s']:.1f} s vs {theirs['wall_s']:.1f} s with {theirs_name} "
+          f"({theirs['wall_s'] / ours['wall_s']:.2f}x faster; fastest of {repeats} runs each); "
+          f"answers {'identical' if same else 'DIFFER'}", flush=True)
+    return {keys[0]: ours["wall_s"], keys[1]: theirs["wall_s"], "speedup": theirs["wall_s"] / ours["wall_s"],
+            "same_answers": same}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default="config.yaml")
@@ -320,30 +330,16 @@ def main(argv=None):
               f"fastest of {a.repeats} runs each): "
               f"{on - off:.1f} s of {on:.1f} s, {100 * (on - off) / off:+.1f}% over kvroute without it", flush=True)
         results["reachability_cost"] = {"with_s": on, "without_s": off, "overhead": (on - off) / off}
-    if a.attention_cost:
-        grouped, copied = results["kvroute"], results["kvroute_repeat_kv"]
-        same = grouped["answers"] == copied["answers"]
-        print(f"grouped-head SDPA: {grouped['wall_s']:.1f} s vs {copied['wall_s']:.1f} s with repeat_kv "
-              f"({copied['wall_s'] / grouped['wall_s']:.2f}x faster; fastest of {a.repeats} runs each); "
-              f"answers {'identical' if same else 'DIFFER'}", flush=True)
-        results["attention_cost"] = {"grouped_s": grouped["wall_s"], "repeat_kv_s": copied["wall_s"],
-                                     "speedup": copied["wall_s"] / grouped["wall_s"], "same_answers": same}
-    if a.cache_cost:
-        reserved, dynamic = results["kvroute"], results["kvroute_dynamic_cache"]
-        same = reserved["answers"] == dynamic["answers"]
-        print(f"reserved cache: {reserved['wall_s']:.1f} s vs {dynamic['wall_s']:.1f} s with DynamicCache "
-              f"({dynamic['wall_s'] / reserved['wall_s']:.2f}x faster; fastest of {a.repeats} runs each); "
-              f"answers {'identical' if same else 'DIFFER'}", flush=True)
-        results["cache_cost"] = {"reserved_s": reserved["wall_s"], "dynamic_s": dynamic["wall_s"],
-                                 "speedup": dynamic["wall_s"] / reserved["wall_s"], "same_answers": same}
-    if a.mask_cost:
-        where, scatter = results["kvroute"], results["kvroute_kvpress_masking"]
-        same = where["answers"] == scatter["answers"]
-        print(f"masked-where key hiding: {where['wall_s']:.1f} s vs {scatter['wall_s']:.1f} s with kvpress's scatter "
-              f"({scatter['wall_s'] / where['wall_s']:.2f}x faster; fastest of {a.repeats} runs each); "
-              f"answers {'identical' if same else 'DIFFER'}", flush=True)
-        results["mask_cost"] = {"where_s": where["wall_s"], "scatter_s": scatter["wall_s"],
-                                "speedup": scatter["wall_s"] / where["wall_s"], "same_answers": same}
+    # Each speedup against the code it replaced: (flag, variant, what kvroute does, what the variant does, keys).
+    speedups = [(a.attention_cost, "kvroute_repeat_kv", "attention_cost", "grouped-head SDPA", "repeat_kv",
+                 ("grouped_s", "repeat_kv_s")),
+                (a.cache_cost, "kvroute_dynamic_cache", "cache_cost", "reserved cache", "DynamicCache",
+                 ("reserved_s", "dynamic_s")),
+                (a.mask_cost, "kvroute_kvpress_masking", "mask_cost", "masked-where key hiding", "kvpress's scatter",
+                 ("where_s", "scatter_s"))]
+    for wanted, variant, key, ours_name, theirs_name, keys in speedups:
+        if wanted:
+            results[key] = compare(results["kvroute"], results[variant], ours_name, theirs_name, keys, a.repeats)
     if a.oracle_cost:
         results["oracle_cost"] = oracle_cost(results["kvroute"], results["kvroute_oracle"], a.repeats)
     if a.skip_stock:
