@@ -154,6 +154,13 @@ def git_commit(where: Path) -> str:
     return "unknown"
 
 
+def passages_per_dataset(config: dict, model: str) -> str:
+    """Passages each dataset ran with for this model: the dataset's size, capped by passages_per_model."""
+    cap = config["study"].get("passages_per_model", {}).get(model)
+    sizes = sorted({min(config["datasets"][d]["passages"], cap or 10**9) for d in config["study"]["datasets"]})
+    return str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
+
+
 def cmd_collect(a) -> None:
     config = kvconfig.load(a.config)
     results = Path(a.results).resolve()
@@ -179,7 +186,7 @@ def cmd_collect(a) -> None:
         "config": a.config,
         "kvroute_commit": git_commit(results.parent),
         "answers": len(questions),
-        "passages_per_dataset": study.get("passages_per_model", {}).get(a.model),
+        "passages_per_dataset": passages_per_dataset(config, a.model),
         "datasets": study["datasets"],
         "infer_s": job_seconds(results, a.model, "infer"),
         "probe_s": job_seconds(results, a.model, "probe"),
@@ -222,7 +229,34 @@ def share_table(shares: pd.DataFrame) -> str:
                                  rows)
 
 
-def chunk_section(root: Path, found: list[Path], runs: list[dict]) -> list[str]:
+def per_chunk_table(lengths=(64, 256, 512, 1024), ratios=(0.9, 0.95, 0.975), n_sink: int = 4) -> str:
+    """Entries a full chunk keeps (ChunkPress's own formula) and how many of them are not sinks."""
+    rows = []
+    for length in lengths:
+        kept = [max(1, int(length * (1 - r))) for r in ratios]
+        rows.append([length, *[f"{k} ({max(0, k - n_sink)})" for k in kept]])
+    return report.markdown_table(["chunk length", *[f"α = {r}: kept (content)" for r in ratios]], rows)
+
+
+def chunk_choice(config: dict | None) -> list[str]:
+    """Why the replication config's chunk length: the arithmetic, stated next to the measured shares."""
+    lengths = sorted({int(config["presses"][p].get("args", {}).get("chunk_length", 0))
+                      for p in chunk_presses(config)}) if config else []
+    chosen = ", ".join(map(str, lengths)) or "?"
+    lines = [f"The replication config's chunk length is **{chosen}**. Per full chunk, ChunkPress keeps (of which "
+             "content, i.e. not one of the 4 sinks):", "", per_chunk_table(), ""]
+    if lengths == [512]:
+        lines += ["At 64, selection above α = 0.9 is all but positional (3 entries per chunk at 0.95, all sinks); at "
+                  "256 a chunk keeps 2 content entries at 0.975. Keeping at least 4 content entries per chunk at "
+                  "0.975 needs a chunk of at least 320 tokens (int(320 × 0.025) = 8); 512 is the first power of two "
+                  "past it. The long datasets (~700-1,550 tokens) still split into 2-4 chunks, so Chunk stays a "
+                  "chunked press there; the short ones (base, knowledge_manipulation, coreference, under 320 "
+                  "tokens) are one chunk at any length that keeps 4 content entries at 0.975. 1024 would leave only "
+                  "hops and long_context chunked.", ""]
+    return lines
+
+
+def chunk_section(root: Path, found: list[Path], runs: list[dict], config: dict | None = None) -> list[str]:
     lines = ["## Chunk length", "",
              "ChunkPress keeps `max(1, int(chunk_length * (1 - α)))` entries of every chunk and ExpectedAttention ranks "
              "each chunk's first 4 tokens (sinks) first, so a short chunk at a high ratio keeps sinks and little else: "
@@ -235,6 +269,7 @@ def chunk_section(root: Path, found: list[Path], runs: list[dict]) -> list[str]:
         shares.append(pd.read_csv(sensitivity / "sink_share.csv"))
     if shares:
         lines += [share_table(pd.concat(shares, ignore_index=True)), ""]
+    lines += chunk_choice(config)
     if (sensitivity / "breakpoint.csv").exists():
         run = json.loads((sensitivity / "run.json").read_text())
         bp = pd.read_csv(sensitivity / "breakpoint.csv")
@@ -347,7 +382,7 @@ def cmd_assemble(a) -> None:
     run_lines += ["", "Median half-width of the 95% intervals behind each claim's verdict (all items; n is the "
                   "median number of items, answers or cells behind an estimate):", "",
                   precision_table(frame, list(families)), ""]
-    extra = chunk_section(root, found, runs)
+    extra = chunk_section(root, found, runs, config)
     title, rest = body.split("\n", 1)
     text = "\n".join([title, "", rest.lstrip("\n").split("\n## Verdicts", 1)[0].rstrip(), "", *run_lines, "",
                       "## Figures", "", *figure_lines, "", *extra,

@@ -278,6 +278,8 @@ def test_replication_report_is_assembled_from_a_runs_piece(small_target, tmp_pat
     assert len(unrun) == 14 and set(unrun["verdict"]) == {"not run"}
     assert (unrun["note"] == "no committed run on this machine yet").all()
     assert "| 62 min |" in text and "## Chunk length" in text and "has not run yet" in text
+    # The chunk length the run used, and ChunkPress's per-chunk budget: 64 keeps int(64 * 0.05) = 3 at 0.95, all sinks.
+    assert "chunk length is **32**" in text and "| 64 | 6 (2) | 3 (0) | 1 (0) |" in text
     figures = {p.name for p in (tmp_path / "figures").glob("*.png")}
     assert figures == {f"safety_cliff_{model}.png", "oracle.png", "routing_consensus_llama.png"}
     for name in figures:
