@@ -201,10 +201,11 @@ def _answers(workdir: Path, model: str, dataset: str) -> pd.DataFrame:
 def test_two_runs_give_identical_datasets_and_answers(small_target, tmp_path):
     config = yaml.safe_load(SMALL_CONFIG.read_text())
     model, dataset = config["study"]["models"][0], config["study"]["datasets"][0]
-    again = small_target_run(tmp_path, f"results/{model}/{dataset}/agnostic/predictions.parquet",
-                             f"results/{model}/{dataset}/aware/predictions.parquet")
+    # One regime is enough to catch nondeterminism, and halves the rerun CI pays for (the SLURM test reruns both).
+    again = small_target_run(tmp_path, f"results/{model}/{dataset}/agnostic/predictions.parquet")
     assert (again / "data" / f"{dataset}.jsonl").read_bytes() == (small_target / "data" / f"{dataset}.jsonl").read_bytes()
-    pd.testing.assert_frame_equal(_answers(again, model, dataset), _answers(small_target, model, dataset))
+    first = _answers(small_target, model, dataset)
+    pd.testing.assert_frame_equal(_answers(again, model, dataset), first[first["regime"] == "agnostic"].reset_index(drop=True))
 
 
 @pytest.mark.slow
