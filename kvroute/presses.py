@@ -95,6 +95,11 @@ def chunk_bounds(kv_len: int, chunk_length: int, n_sink: int) -> list[tuple[int,
     return list(zip(starts, starts[1:] + [kv_len]))
 
 
+def kept_per_chunk(chunk_tokens: int, ratio: float) -> int:
+    """Entries ChunkPress keeps of a chunk (kvpress's own formula): at least one, whatever the ratio."""
+    return max(1, int(chunk_tokens * (1 - ratio)))
+
+
 def sink_positions(spec: dict, context_length: int) -> list[int]:
     """Context positions the press keeps whatever their score: each scored span's first ``n_sink`` tokens.
 
@@ -140,7 +145,7 @@ class RemainderSafeChunkPress(ChunkPress):
             chunk_scores = self.press.score(
                 module, hidden_states[:, start:end], keys[:, :, start:end], values[:, :, start:end], attentions, kwargs
             )
-            n_kept = max(1, int((end - start) * (1 - self.press.compression_ratio)))
+            n_kept = kept_per_chunk(end - start, self.press.compression_ratio)
             indices.append(start + chunk_scores.topk(n_kept, dim=-1).indices)
         idx = torch.cat(indices, dim=-1).unsqueeze(-1).expand(-1, -1, -1, module.head_dim)
         return keys.gather(2, idx).contiguous(), values.gather(2, idx).contiguous()

@@ -40,6 +40,7 @@ from kvroute.claims import report  # noqa: E402
 from kvroute.claims.evaluate import c9_missing_families, model_not_run  # noqa: E402
 from kvroute.io import write_csv, write_json, write_text  # noqa: E402
 from kvroute.metrics.chunks import sink_share  # noqa: E402
+from kvroute.presses import kept_per_chunk  # noqa: E402
 
 PIECES = ROOT / "docs" / "replication"
 STATS_TABLES = ("breakpoint", "ger_hallucination", "ger_item_model", "rigidity", "oracle")
@@ -233,7 +234,7 @@ def per_chunk_table(lengths=(64, 256, 512, 1024), ratios=(0.9, 0.95, 0.975), n_s
     """Entries a full chunk keeps (ChunkPress's own formula) and how many of them are not sinks."""
     rows = []
     for length in lengths:
-        kept = [max(1, int(length * (1 - r))) for r in ratios]
+        kept = [kept_per_chunk(length, r) for r in ratios]
         rows.append([length, *[f"{k} ({max(0, k - n_sink)})" for k in kept]])
     return report.markdown_table(["chunk length", *[f"α = {r}: kept (content)" for r in ratios]], rows)
 
