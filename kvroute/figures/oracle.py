@@ -29,11 +29,11 @@ ARM_MARKERS = {BASE: "o", "protect": "^", "target": "v", "placebo": "s", "protec
 
 def _title(model: str, press: str, regime: str, sub: pd.DataFrame, several_models: bool) -> str:
     removed = sub[(sub["measure"] == "rise_removed") & sub["estimate"].notna()].sort_values("ratio")
-    head = f"{short(model)} · " if several_models else ""
+    head = f"{short(model)}\n" if several_models else ""  # own line: six panels side by side leave little width
     if removed.empty:
         return f"{head}{press} · {regime}\nrise removed: n/a"
     r = removed.iloc[-1]
-    return (f"{head}{press} · {regime}\nrise removed at α={r['ratio']:g}: "
+    return (f"{head}{press} · {regime}\nrise removed at α={r['ratio']:g}:\n"
             f"{r['estimate']:.2f} [{r['ci_lo']:.2f}, {r['ci_hi']:.2f}]")
 
 
