@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -41,15 +42,29 @@ def resolve_device(device: str) -> str:
     return device
 
 
+# What ``inference.dtype: auto`` resolves to, forced: lets one machine run (and test) both outcomes.
+AUTO_DTYPE_ENV = "KVROUTE_AUTO_DTYPE"
+AUTO_DTYPES = ("float32", "bfloat16")
+
+
 def resolve_dtype(dtype: str, device: str) -> str:
     """``auto``: bf16 on CUDA and on CPUs with native bf16 kernels (AVX-512), else fp32.
 
     Without them bf16 is emulated: on a 2-core AVX2-only EPYC a default-grid
-    base passage took 227 s in bf16, where AVX-512 machines take ~14 s.
+    base passage took 227 s in bf16, where AVX-512 machines take ~14 s. So
+    ``auto`` gives different answers on different CPUs: a study spread over
+    several machines names its dtype (docs/cpu-dependence.md). The environment
+    variable ``KVROUTE_AUTO_DTYPE`` decides ``auto`` instead of the machine.
     """
-    if dtype == "auto":
-        return "bfloat16" if device == "cuda" or cpu_has_bf16() else "float32"
-    return dtype
+    if dtype != "auto":
+        return dtype
+    forced = os.environ.get(AUTO_DTYPE_ENV)
+    if forced:
+        if forced not in AUTO_DTYPES:
+            raise ValueError(f"environment variable {AUTO_DTYPE_ENV}: {forced!r} is not allowed; "
+                             f"allowed values: {', '.join(AUTO_DTYPES)}")
+        return forced
+    return "bfloat16" if device == "cuda" or cpu_has_bf16() else "float32"
 
 
 def cpu_has_bf16() -> bool:
@@ -356,8 +371,9 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
     probe_layers = probe_layer_indices(inference["probe_layers"], model.config.num_hidden_layers)
 
     # Per-passage checkpoints beside the outputs, keyed by everything that changes the answers.
-    digest = settings_digest(read_manifest(manifest), regime, presses, ratios, inference, passages,
-                             Path(dataset).stat().st_size, oracle)
+    # The resolved dtype, not "auto": a checkpoint from a bf16 machine must not resume on an fp32 one.
+    digest = settings_digest(read_manifest(manifest), regime, presses, ratios, {**inference, "dtype": dtype},
+                             passages, Path(dataset).stat().st_size, oracle)
     parts = Path(outputs["predictions"]).parent / f".checkpoints-{digest}"
     done = [r for r in records if artifacts.paths_in(parts / r["passage_id"])["predictions"].exists()]
     if done:
@@ -374,6 +390,8 @@ def run(manifest: str, dataset: str, regime: str, presses: dict, ratios: list[fl
             totals[key] += out["counters"][key]
         for row in out["rows"] + out["ledger"]:
             row["model"] = model_name
+        for row in out["rows"]:
+            row["dtype"] = dtype  # answers depend on it; studies refuse to mix dtypes
         arrays = {k: np.stack(v) for k, v in out["arrays"].items()}
         hidden = {"states": arrays.pop("states"), "question_only": arrays.pop("question_only"),
                   "layers": np.asarray(probe_layers)}

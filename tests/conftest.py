@@ -14,6 +14,18 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_report_header(config) -> list[str]:
+    """Say what the machine decides, so a failure report shows it: `dtype: auto` and torch's threads."""
+    import torch
+
+    from kvroute import inference
+
+    forced = os.environ.get(inference.AUTO_DTYPE_ENV)
+    why = f"{inference.AUTO_DTYPE_ENV}={forced}" if forced else f"native CPU bf16: {inference.cpu_has_bf16()}"
+    return [f"kvroute: inference.dtype auto -> {inference.resolve_dtype('auto', 'cpu')} on CPU ({why}); "
+            f"torch threads by default: {torch.get_num_threads()}"]
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
@@ -55,17 +67,31 @@ def smollm2(smollm2_manifest):
     return models.load(smollm2_manifest, device="cpu", dtype="float32", attn_implementation="sdpa")
 
 
+# Variables that would change what a test's snakemake does behind its back (a default profile).
+SCRUBBED_ENV = ("SNAKEMAKE_PROFILE",)
+
+
 def run_snakemake(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 600):
-    """Run snakemake from ``cwd`` on the repo's Snakefile; returns the CompletedProcess."""
+    """Run snakemake from ``cwd`` on the repo's Snakefile; returns the CompletedProcess.
+
+    Unless ``args`` name a ``--directory``, the workflow runs in a fresh, empty scratch directory, so what
+    the user's checkout already holds (outputs of the README's main command, ``.snakemake/``) never changes
+    a plan. Relative paths in ``args`` (``--configfile config/paper.yaml``, ``--profile slurm``) still
+    resolve from ``cwd``, as a user types them.
+    """
     import subprocess
     import sys
+    import tempfile
 
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--nolock", *args]
     # Rules call `python -m kvroute`: make it this interpreter even if the venv is not activated.
     extra = dict(env or {})
     path = os.pathsep.join([str(Path(sys.executable).parent), extra.pop("PATH", os.environ.get("PATH", ""))])
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **extra, "PATH": path}
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    base = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+    env = {**base, "HF_HUB_OFFLINE": "1", **extra, "PATH": path}
+    with tempfile.TemporaryDirectory(prefix="kvroute-snakemake-") as scratch:
+        where = [] if {"--directory", "-d"} & set(args) else ["--directory", scratch]
+        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--nolock", *where, *args]
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 SMALL_CONFIG = REPO / "config" / "ci_small.yaml"

@@ -50,9 +50,11 @@ def test_random_model_runs_and_is_seeded():
 
 def test_bench_runs_both_loops_and_agrees_in_float32(smollm2_manifest, smollm2, tmp_path, capsys):
     out = tmp_path / "bench.json"
-    bench().main(["--config", str(REPO / "config" / "ci_small.yaml"), "--passages", "1",
+    # float32 named: ci_small's `dtype: auto` is bf16 on AVX-512 CPUs, where batching may flip near-ties.
+    bench().main(["--config", str(REPO / "config" / "ci_small.yaml"), "--passages", "1", "--dtype", "float32",
                   "--models-dir", str(smollm2_manifest.parent.parent), "--out", str(out)])
     result = json.loads(out.read_text())
+    assert result["dtype"] == "float32"
     printed = capsys.readouterr().out
     assert "answer agreement" in printed and "answers/s" in printed
     # 13 questions x (1 uncompressed + 2 presses) x 2 regimes
@@ -66,10 +68,23 @@ def test_bench_runs_both_loops_and_agrees_in_float32(smollm2_manifest, smollm2, 
     assert ours["decode_steps"] < stock["decode_steps"]
 
 
+def test_bench_in_bfloat16_explains_every_disagreement_by_batching(smollm2_manifest, tmp_path):
+    """bf16's documented behaviour: batched rows may flip near-tied greedy tokens against stock's one-at-a-time
+    decoding, and every row that does matches stock exactly once it is answered alone."""
+    out = tmp_path / "bench.json"
+    bench().main(["--config", str(REPO / "config" / "ci_small.yaml"), "--passages", "1", "--dtype", "bfloat16",
+                  "--regimes", "agnostic", "--models-dir", str(smollm2_manifest.parent.parent), "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert result["dtype"] == "bfloat16" and result["cells"] == 13 * 3
+    assert result["agreement"] + len(result["disagreements"]) == result["cells"]
+    assert result["disagreements_explained_by_batching"] == len(result["disagreements"]), result["disagreements"]
+
+
 def test_bench_measures_what_reachability_oracle_rows_and_each_decoding_speedup_cost(smollm2_manifest, tmp_path, capsys):
     out = tmp_path / "bench.json"
     bench().main(["--config", str(REPO / "config" / "ci_small.yaml"), "--passages", "1",
-                  "--models-dir", str(smollm2_manifest.parent.parent), "--reachability-cost", "--oracle-cost",
+                  "--dtype", "float32", "--models-dir", str(smollm2_manifest.parent.parent),
+                  "--reachability-cost", "--oracle-cost",
                   "--attention-cost", "--cache-cost", "--mask-cost", "--regimes", "agnostic", "--repeats", "1",
                   "--skip-stock", "--out", str(out)])
     result = json.loads(out.read_text())

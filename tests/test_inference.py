@@ -114,6 +114,38 @@ def test_a_crashed_job_resumes_from_its_last_passage(smollm2_manifest, dataset, 
     assert not list(tmp_path.glob(".checkpoints-*")), "checkpoints are removed once merged"
 
 
+def test_a_checkpoint_resumes_only_under_the_dtype_that_wrote_it(smollm2_manifest, dataset, tmp_path, monkeypatch):
+    """``dtype: auto`` resolves per machine: a bf16 machine must not resume an fp32 machine's passages."""
+    real = inference.answer_passage
+    calls = []
+
+    def crash_on_second(model, tokenizer, record, *args):
+        calls.append(record["passage_id"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        return real(model, tokenizer, record, *args)
+
+    auto = {**SETTINGS, "dtype": "auto"}
+    outputs = artifacts.paths_in(tmp_path)
+    monkeypatch.setattr(inference, "answer_passage", crash_on_second)
+    monkeypatch.setenv(inference.AUTO_DTYPE_ENV, "float32")
+    with pytest.raises(KeyboardInterrupt):
+        inference.run(str(smollm2_manifest), str(dataset), "agnostic", PRESSES, [0.0, 0.5], auto, outputs)
+    assert calls == ["knowledge_manipulation-0000", "knowledge_manipulation-0001"]
+
+    for resolved, first in [("bfloat16", "knowledge_manipulation-0000"), ("float32", "knowledge_manipulation-0001")]:
+        calls.clear()
+        monkeypatch.setenv(inference.AUTO_DTYPE_ENV, resolved)
+        monkeypatch.setattr(inference, "answer_passage", lambda *a: (calls.append(a[2]["passage_id"]), 1 / 0))
+        with pytest.raises(ZeroDivisionError):
+            inference.run(str(smollm2_manifest), str(dataset), "agnostic", PRESSES, [0.0, 0.5], auto, outputs)
+        assert calls == [first], resolved  # bf16 starts afresh; fp32 resumes after its finished passage
+
+
+def test_predictions_record_the_dtype_that_answered_them(clean_run):
+    assert set(pd.read_parquet(clean_run["predictions"])["dtype"]) == {SETTINGS["dtype"]}
+
+
 def test_shards_merge_to_the_whole(smollm2_manifest, dataset, tmp_path, clean_run):
     first = run(smollm2_manifest, dataset, tmp_path / "a", passages="0-1")
     second = run(smollm2_manifest, dataset, tmp_path / "b", passages="1-2")

@@ -14,6 +14,9 @@ import pytest
 import yaml
 from conftest import REPO, SMALL_CONFIG, run_snakemake, small_target_run
 
+from kvroute import inference
+
+
 def snakemake(repo: Path, *args: str, env: dict | None = None):
     return run_snakemake(*args, cwd=repo, env=env)
 
@@ -155,6 +158,9 @@ def test_small_model_target_runs_for_real(small_target):
             assert abs(kept.mean() - (1 - ratio)) < 0.06, (press, ratio)
         # The model answers something right when nothing is compressed.
         assert (scores[scores["ratio"] == 0]["error_class"] == "correct").any()
+        # ci_small asks for `dtype: auto`: the jobs answered in what auto resolves to here (the pytest header says).
+        predictions = pd.read_parquet(tmp_path / "results" / model / dataset / regime / "predictions.parquet")
+        assert set(predictions["dtype"]) == {inference.resolve_dtype("auto", inference.resolve_device("auto"))}
         questions = pd.read_parquet(tmp_path / "results" / model / dataset / regime / "metrics" / "questions.parquet")
         assert {"reachable_def2", "reachable_prefill", "ger_all_mentions", "null_ger_span", "null_ger_indep",
                 "correct_f1"} <= set(questions.columns)
