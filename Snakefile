@@ -15,14 +15,15 @@ min_version("9.0")
 
 
 # The model registry comes first, for every config. config.yaml is the embedded
-# default study; a --configfile replaces it rather than being merged into it
-# (its values still win over the registry's, key by key).
+# default study (beside this file, whatever --directory says); a --configfile
+# replaces it rather than being merged into it (its values still win over the
+# registry's, key by key).
 configfile: os.path.join(workflow.basedir, "config", "models.yaml")
 
 
 if not workflow.overwrite_configfiles:
 
-    configfile: "config.yaml"
+    configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 include: "rules/common.smk"

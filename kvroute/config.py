@@ -94,6 +94,10 @@ def _check_references(config: dict) -> None:
                     f"config key study.{section}[{i}]: {name!r} is not registered under {section}; "
                     f"allowed values: {', '.join(sorted(registered))}"
                 )
+    for name in study.get("dataset_regimes", {}):
+        if name not in study["datasets"]:
+            raise ConfigError(f"config key study.dataset_regimes.{name}: {name!r} is not in study.datasets; "
+                              f"allowed values: {', '.join(study['datasets'])}")
     for name in study.get("passages_per_model", {}):
         if name not in study["models"]:
             raise ConfigError(f"config key study.passages_per_model.{name}: {name!r} is not in study.models; "
@@ -120,10 +124,15 @@ def _check_references(config: dict) -> None:
             _check_dataset_file(name, config["datasets"][name]["path"])
     # The eviction map draws one studied unit: it must be one the study runs.
     chosen = config.get("figures", {}).get("eviction_map", {})
-    for field, studied in (("dataset", study["datasets"]), ("regime", study["regimes"])):
+    for field, studied in (("dataset", study["datasets"]), ("regime", studied_regimes(config))):
         if chosen.get(field) is not None and chosen[field] not in studied:
             raise ConfigError(f"config key figures.eviction_map.{field}: {chosen[field]!r} is not in study; "
                               f"allowed values: {', '.join(studied)}")
+    if chosen.get("dataset") and chosen.get("regime"):
+        own = [r for d, r in study_units(config) if d == chosen["dataset"]]
+        if chosen["regime"] not in own:
+            raise ConfigError(f"config key figures.eviction_map.regime: {chosen['dataset']} does not run the "
+                              f"{chosen['regime']} regime (study.dataset_regimes); allowed values: {', '.join(own)}")
 
 
 def _check_oracle(config: dict) -> None:
@@ -152,12 +161,26 @@ def _check_oracle(config: dict) -> None:
             raise ConfigError(f"config key study.oracle.presses[{i}]: {name!r} has no base press: no press in "
                               f"study.presses has its spec without the oracle; allowed values: "
                               f"{', '.join(study['presses'])} (with an oracle key added)")
-    for field, studied in (("ratios", [float(r) for r in study["ratios"]]), ("regimes", study["regimes"])):
+    for field, studied in (("ratios", [float(r) for r in study["ratios"]]), ("regimes", studied_regimes(config))):
         for i, value in enumerate(oracle[field]):
             if (float(value) if field == "ratios" else value) not in studied:
                 raise ConfigError(f"config key study.oracle.{field}[{i}]: {value!r} is not in study.{field} "
                                   f"(the base rows it is compared with); allowed values: "
                                   f"{', '.join(map(str, studied))}")
+
+
+def study_units(config: dict) -> list[tuple[str, str]]:
+    """The (dataset, regime) pairs a study runs, datasets in study order: study.regimes for each dataset,
+    or its own list under study.dataset_regimes."""
+    study = config["study"]
+    own = study.get("dataset_regimes") or {}
+    return [(d, r) for d in study["datasets"] for r in own.get(d, study["regimes"])]
+
+
+def studied_regimes(config: dict) -> list[str]:
+    """Every regime some dataset runs, in the order agnostic, aware."""
+    found = {r for _, r in study_units(config)}
+    return [r for r in ("agnostic", "aware") if r in found]
 
 
 def oracle_plan(config: dict, regime: str) -> dict:

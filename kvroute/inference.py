@@ -53,7 +53,7 @@ def resolve_dtype(dtype: str, device: str) -> str:
     Without them bf16 is emulated: on a 2-core AVX2-only EPYC a default-grid
     base passage took 227 s in bf16, where AVX-512 machines take ~14 s. So
     ``auto`` gives different answers on different CPUs: a study spread over
-    several machines names its dtype (docs/cpu-dependence.md). The environment
+    several machines names its dtype (docs/cpu-and-dtype.md). The environment
     variable ``KVROUTE_AUTO_DTYPE`` decides ``auto`` instead of the machine.
     """
     if dtype != "auto":

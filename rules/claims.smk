@@ -5,15 +5,8 @@
 
 rule claims:
     input:
-        questions=expand(
-            "results/{model}/{dataset}/{regime}/metrics/questions.parquet",
-            model=MODELS,
-            dataset=DATASETS,
-            regime=REGIMES,
-        ),
-        layers=expand(
-            "results/{model}/{dataset}/{regime}/metrics/layers.parquet", model=MODELS, dataset=DATASETS, regime=REGIMES
-        ),
+        questions=[f for m in MODELS for f in unit_files("metrics/questions.parquet", m)],
+        layers=[f for m in MODELS for f in unit_files("metrics/layers.parquet", m)],
         breakpoint=expand("results/{model}/stats/breakpoint.csv", model=MODELS),
         ger=expand("results/{model}/stats/ger_hallucination.csv", model=MODELS),
         ger_item=expand("results/{model}/stats/ger_item_model.csv", model=MODELS),

@@ -2,7 +2,7 @@
 import json
 import sys
 
-from kvroute.config import ConfigError, oracle_plan, validate as validate_kvroute_config, with_defaults
+from kvroute.config import ConfigError, oracle_plan, study_units, validate as validate_kvroute_config, with_defaults
 
 try:
     validate_kvroute_config(config)
@@ -17,6 +17,8 @@ STUDY = config["study"]
 MODELS = STUDY["models"]
 DATASETS = STUDY["datasets"]
 REGIMES = STUDY["regimes"]
+# (dataset, regime) pairs: study.regimes for every dataset unless study.dataset_regimes names its own.
+UNITS = study_units(config)
 PRESSES = {name: config["presses"][name] for name in STUDY["presses"]}
 RATIOS = sorted(float(r) for r in STUDY["ratios"])
 SEED = config["seed"]
@@ -52,3 +54,8 @@ def shards(dataset, model):
     n = min(n_passages(dataset), STUDY.get("passages_per_model", {}).get(model, n_passages(dataset)))
     per = config["inference"]["passages_per_job"] or n
     return [f"{start:05d}-{min(start + per, n):05d}" for start in range(0, n, per)]
+
+
+def unit_files(name, model="{model}"):
+    """``results/MODEL/DATASET/REGIME/name`` for every unit of the study (``{model}`` left open by default)."""
+    return [f"results/{model}/{d}/{r}/{name}" for d, r in UNITS]

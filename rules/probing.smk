@@ -7,8 +7,8 @@
 
 rule probe:
     input:
-        hidden=expand("results/{{model}}/{dataset}/{regime}/hidden.npz", dataset=DATASETS, regime=REGIMES),
-        scores=expand("results/{{model}}/{dataset}/{regime}/scores.parquet", dataset=DATASETS, regime=REGIMES),
+        hidden=unit_files("hidden.npz"),
+        scores=unit_files("scores.parquet"),
     output:
         scores="results/{model}/probe/probe_scores.csv",
         tags="results/{model}/probe/probe_tags.csv",

@@ -9,10 +9,8 @@
 
 rule stats:
     input:
-        scores=expand("results/{{model}}/{dataset}/{regime}/scores.parquet", dataset=DATASETS, regime=REGIMES),
-        questions=expand(
-            "results/{{model}}/{dataset}/{regime}/metrics/questions.parquet", dataset=DATASETS, regime=REGIMES
-        ),
+        scores=unit_files("scores.parquet"),
+        questions=unit_files("metrics/questions.parquet"),
     output:
         curves="results/{model}/stats/curves.csv",
         chi="results/{model}/stats/susceptibility.csv",

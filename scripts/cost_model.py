@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from kvroute.config import study_units
+
 # Parameter counts and shapes of the paper's models (public model cards).
 MODELS = {
     "llama-3.2-3b-instruct": dict(params=3.21e9, layers=28, kv_heads=8, head_dim=128),
@@ -62,20 +64,19 @@ def seconds(cfg: dict, model: str, hw: Hardware) -> dict:
         return (weight_bytes + rows * ctx * kv_bytes_per_token) / (hw.bandwidth * hw.bw_efficiency)
 
     out = {"stock": 0.0, "kvroute": 0.0}
-    for ds in study["datasets"]:
+    for ds, regime in study_units(cfg):
         words, q = DATASETS[cfg["datasets"][ds].get("generator", ds)]
         passages = cfg["datasets"][ds]["passages"]
-        for regime in study["regimes"]:
-            ctx = words * TOKENS_PER_WORD + TEMPLATE_TOKENS + (q * QUESTION_TOKENS if regime == "aware" else 0)
-            prefill = flops_per_token * ctx / (hw.peak_flops * hw.mfu)
-            questions = flops_per_token * q * QUESTION_TOKENS / (hw.peak_flops * hw.mfu)
-            # stock: a prefill per cell, every question decoded on its own
-            out["stock"] += passages * cells * (prefill + questions + q * hw.mean_answer_tokens * step(1, ctx))
-            # kvroute: one prefill per passage; all cells x questions decoded in batches of `batch` rows
-            rows = cells * q
-            batches = -(-rows // batch)
-            decode = batches * hw.mean_answer_tokens * step(rows / batches, ctx)
-            out["kvroute"] += passages * (prefill + cells * questions + decode)
+        ctx = words * TOKENS_PER_WORD + TEMPLATE_TOKENS + (q * QUESTION_TOKENS if regime == "aware" else 0)
+        prefill = flops_per_token * ctx / (hw.peak_flops * hw.mfu)
+        questions = flops_per_token * q * QUESTION_TOKENS / (hw.peak_flops * hw.mfu)
+        # stock: a prefill per cell, every question decoded on its own
+        out["stock"] += passages * cells * (prefill + questions + q * hw.mean_answer_tokens * step(1, ctx))
+        # kvroute: one prefill per passage; all cells x questions decoded in batches of `batch` rows
+        rows = cells * q
+        batches = -(-rows // batch)
+        decode = batches * hw.mean_answer_tokens * step(rows / batches, ctx)
+        out["kvroute"] += passages * (prefill + cells * questions + decode)
     return out
 
 

@@ -35,6 +35,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from kvroute import campaign  # noqa: E402
 from kvroute import config as kvconfig  # noqa: E402
 from kvroute.claims import report  # noqa: E402
 from kvroute.claims.evaluate import c9_missing_families, model_not_run  # noqa: E402
@@ -49,19 +50,19 @@ VERSIONED = ("torch", "transformers", "kvpress", "snakemake", "numpy", "pandas",
 
 # --- collect: one model's piece -----------------------------------------------------------------------------
 
-def unit_files(results: Path, model: str, config: dict, name: str) -> list[str]:
-    study = config["study"]
-    return [str(results / model / d / r / "metrics" / name) for d in study["datasets"] for r in study["regimes"]]
+def unit_files(results: Path, model: str, units: list[tuple[str, str]], name: str) -> list[str]:
+    return [str(results / model / d / r / "metrics" / name) for d, r in units]
 
 
-def run_claims(results: Path, model: str, config: dict, config_path: str, out: Path) -> None:
+def run_claims(results: Path, model: str, config: dict, config_path: str, out: Path,
+               units: list[tuple[str, str]]) -> None:
     """The claims rule's command, on this model's outputs only."""
     stats = results / model / "stats"
     generators = [f"{d}={config['datasets'][d].get('generator', d)}" for d in config["study"]["datasets"]]
     study = {k: v for k, v in config["study"].items() if k != "models"} | {"models": [model]}
     argv = [sys.executable, "-m", "kvroute", "claims",
-            "--questions", *unit_files(results, model, config, "questions.parquet"),
-            "--layers", *unit_files(results, model, config, "layers.parquet"),
+            "--questions", *unit_files(results, model, units, "questions.parquet"),
+            "--layers", *unit_files(results, model, units, "layers.parquet"),
             "--breakpoint", str(stats / "breakpoint.csv"), "--ger", str(stats / "ger_hallucination.csv"),
             "--ger-item", str(stats / "ger_item_model.csv"), "--rigidity", str(stats / "rigidity.csv"),
             "--oracle", str(stats / "oracle.csv"), "--probe", str(results / model / "probe" / "probe_scores.csv"),
@@ -73,9 +74,9 @@ def run_claims(results: Path, model: str, config: dict, config_path: str, out: P
     subprocess.run(argv, check=True, cwd=ROOT)
 
 
-def concat_units(results: Path, model: str, config: dict, name: str) -> pd.DataFrame:
+def concat_units(results: Path, model: str, units: list[tuple[str, str]], name: str) -> pd.DataFrame:
     frames = []
-    for path in unit_files(results, model, config, name):
+    for path in unit_files(results, model, units, name):
         frame = pd.read_csv(path)
         dataset, regime = Path(path).parts[-4:-2]
         frames.append(frame.assign(dataset=frame.get("dataset", dataset), regime=frame.get("regime", regime)))
@@ -92,7 +93,7 @@ def chunk_sink_share(results: Path, model: str, config: dict) -> pd.DataFrame | 
     if not names:
         return None
     frames = []
-    for path in unit_files(results, model, config, "ledger.parquet"):
+    for path in unit_files(results, model, kvconfig.study_units(config), "ledger.parquet"):
         ledger_path = Path(path).parent.parent / "ledger.parquet"  # the unit's merged ledger
         frames.append(sink_share(pd.read_parquet(ledger_path, filters=[("press", "in", names)])))
     table = pd.concat(frames, ignore_index=True)
@@ -166,38 +167,104 @@ def cmd_collect(a) -> None:
     config = kvconfig.load(a.config)
     results = Path(a.results).resolve()
     out = Path(a.out or PIECES / a.model)
-    out.mkdir(parents=True, exist_ok=True)
-    run_claims(results, a.model, config, a.config, out)
-    (out / "claims.md").unlink()  # the assembled report renders every model's rows together
-    stats_out = out / "stats"
-    stats_out.mkdir(exist_ok=True)
-    for table in sorted((results / a.model / "stats").glob("*.csv")) + [results / a.model / "probe" / "probe_scores.csv"]:
-        shutil.copyfile(table, stats_out / table.name)
-    write_csv(concat_units(results, a.model, config, "routing.csv"), out / "routing.csv")
-    shares = chunk_sink_share(results, a.model, config)
-    if shares is not None:
-        write_csv(shares, out / "sink_share.csv")
+    units = kvconfig.study_units(config)
     questions = pd.concat([pd.read_parquet(p, columns=["passage_id"]) for p in
-                           unit_files(results, a.model, config, "questions.parquet")])
-    study = config["study"]
+                           unit_files(results, a.model, units, "questions.parquet")])
     facts = {
-        "model": a.model,
-        "family": config["models"][a.model].get("family", "unknown"),
         "command": a.command,
-        "config": a.config,
         "kvroute_commit": git_commit(results.parent),
         "answers": len(questions),
         "passages_per_dataset": passages_per_dataset(config, a.model),
-        "datasets": study["datasets"],
         "infer_s": job_seconds(results, a.model, "infer"),
         "probe_s": job_seconds(results, a.model, "probe"),
         "stats_s": job_seconds(results, a.model, "stats"),
         "machine": f"{platform.machine()}, {a.cores} CPU cores, {a.precision}",
         "note": a.note,
-        "versions": versions(),
     } | time_facts(a.time)
+    write_piece(results, a.model, config, a.config, units, out, facts, chunk_sink_share(results, a.model, config))
+
+
+def write_piece(results: Path, model: str, config: dict, config_path: str, units: list[tuple[str, str]], out: Path,
+                facts: dict, shares: pd.DataFrame | None) -> None:
+    """A model's piece from a results tree its stats and probe stages have run on: claims rows, stats tables,
+    routing by layer, sink shares and the run's facts."""
+    out.mkdir(parents=True, exist_ok=True)
+    run_claims(results, model, config, config_path, out, units)
+    (out / "claims.md").unlink()  # the assembled report renders every model's rows together
+    stats_out = out / "stats"
+    stats_out.mkdir(exist_ok=True)
+    for table in sorted((results / model / "stats").glob("*.csv")) + [results / model / "probe" / "probe_scores.csv"]:
+        shutil.copyfile(table, stats_out / table.name)
+    write_csv(concat_units(results, model, units, "routing.csv"), out / "routing.csv")
+    if shares is not None:
+        write_csv(shares, out / "sink_share.csv")
+    facts = {"model": model, "family": config["models"][model].get("family", "unknown"), "config": config_path,
+             "datasets": sorted({d for d, _ in units}, key=config["study"]["datasets"].index),
+             "versions": versions()} | facts
     write_json(out / "run.json", facts)
     print(f"{out}: {len(pd.read_csv(out / 'claims.csv'))} claim rows, {facts['answers']} answers")
+
+
+def cmd_shards(a) -> None:
+    """A model's piece from its committed campaign shards (scripts/campaign.py): the shards are concatenated
+    into a scratch results tree, the stats, probe and claims stages run on it, and the piece is written."""
+    from kvroute import probing
+    from kvroute.metrics.consensus import routing_summary
+    from kvroute.metrics.common import CELL
+    from kvroute.stats import build_stats
+    from kvroute.stats.build import STATS_FILES
+
+    config = kvconfig.load(a.config)
+    out = Path(a.out or PIECES / a.model)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = Path(tmp) / "results"
+        found = campaign.assemble(Path(a.shards), a.model, results)
+        units = [u for u in kvconfig.study_units(config) if u in found["passages"]]
+        model_dir = results / a.model
+        unit_dirs = [model_dir / d / r for d, r in units]
+        cat = lambda paths: pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)  # noqa: E731
+        stats = config["stats"]
+        tables = build_stats(cat(u / "scores.parquet" for u in unit_dirs),
+                             cat(u / "metrics" / "questions.parquet" for u in unit_dirs), n_boot=stats["n_boot"],
+                             n_boot_breakpoint=stats["n_boot_breakpoint"], seed=config["seed"],
+                             ratio_term=stats["ratio_term"])
+        for name, table in tables.items():
+            write_csv(table, model_dir / "stats" / STATS_FILES[name])
+        probed = [u for u in unit_dirs if (u / "probe_states.npz").exists()]
+        table, states, _ = probing.load_states([str(u / "probe_states.npz") for u in probed],
+                                               [str(u / "probe_rows.parquet") for u in probed])
+        p = config["probing"]
+        scores, _ = probing.run_probes(table, states, n_splits=p["n_splits"], C=p["C"], seed=config["seed"],
+                                       control_by=p["control_by"])
+        write_csv(scores, model_dir / "probe" / "probe_scores.csv")
+        for u in unit_dirs:
+            layers = pd.read_parquet(u / "metrics" / "layers.parquet")
+            layers = layers[layers["oracle"].astype(str).isin(["none", ""])].reset_index(drop=True)
+            write_csv(routing_summary(layers, layers.drop(columns=list(CELL)).assign(row=range(len(layers))), CELL),
+                      u / "metrics" / "routing.csv")
+        facts_of = found["facts"]
+        passages = pd.Series({f"{d}/{r}": n for (d, r), n in found["passages"].items()})
+        facts = {
+            "command": f"python scripts/campaign.py run --model {a.model} (shards under "
+                       f"{Path(a.shards).relative_to(ROOT) if Path(a.shards).is_relative_to(ROOT) else a.shards})",
+            "kvroute_commit": sorted({f.get("kvroute_commit", "unknown") for f in facts_of})[-1],
+            "kvroute_commits": sorted({f.get("kvroute_commit", "unknown") for f in facts_of}),
+            "answers": int(sum(f["answers"] for f in facts_of)),
+            "passages_per_dataset": f"{passages.min()}" if passages.nunique() == 1 else
+                                    f"{passages.min()}-{passages.max()}",
+            "passages": passages.to_dict(),
+            "shards": len(facts_of),
+            "dtype": facts_of[0]["dtype"],
+            "infer_s": round(sum(f.get("infer_s", 0) for f in facts_of)),
+            "wall_s": round(sum(f.get("infer_s", 0) for f in facts_of)),
+            "machine": "; ".join(sorted({f.get("machine", "unknown") for f in facts_of})) + f", {facts_of[0]['dtype']}",
+            "note": a.note,
+        }
+        shares = [pd.read_csv(campaign.Shard(a.model, f["dataset"], f["regime"], f["index"]).folder(Path(a.shards))
+                              / "sink_share.csv") for f in facts_of]
+        shares = [s for s in shares if len(s.columns)]
+        write_piece(results, a.model, config, a.config, units, out, facts,
+                    campaign.sum_sink_shares(shares) if shares else None)
 
 
 def cmd_chunks(a) -> None:
@@ -406,6 +473,13 @@ def main(argv=None) -> None:
     c.add_argument("--note", default="", help="anything a reader should know about the run (shown in the report)")
     c.add_argument("--out", help=f"default: {PIECES.relative_to(ROOT)}/MODEL")
     c.set_defaults(func=cmd_collect)
+    h = sub.add_parser("shards", help="one model's piece from its committed campaign shards (scripts/campaign.py)")
+    h.add_argument("model")
+    h.add_argument("--config", default="config/replication.yaml")
+    h.add_argument("--shards", default=str(ROOT / campaign.SHARDS), help="the folder holding MODEL/shards/")
+    h.add_argument("--note", default="", help="anything a reader should know about the run (shown in the report)")
+    h.add_argument("--out", help=f"default: {PIECES.relative_to(ROOT)}/MODEL")
+    h.set_defaults(func=cmd_shards)
     k = sub.add_parser("chunks", help="the chunk-length sensitivity run's piece (config/chunk_sensitivity.yaml)")
     k.add_argument("--model", default="qwen2.5-coder-0.5b-instruct")
     k.add_argument("--config", default="config/chunk_sensitivity.yaml")

@@ -58,6 +58,9 @@ def test_shipped_configs_are_valid(repo, config_file):
         ("study.passages_per_model", {"gpt-7": 1}, "study.passages_per_model.gpt-7", "qwen2.5-coder-0.5b-instruct"),
         ("study.passages_per_model", {"qwen2.5-coder-0.5b-instruct": 0},
          "study.passages_per_model.qwen2.5-coder-0.5b-instruct", ">= 1"),
+        ("study.dataset_regimes", {"hops": ["aware"]}, "study.dataset_regimes.hops", "base, knowledge_manipulation"),
+        ("study.dataset_regimes", {"base": ["sideways"]}, "study.dataset_regimes.base[0]", "agnostic, aware"),
+        ("study.dataset_regimes", {"base": []}, "study.dataset_regimes.base", "non-empty"),
     ],
 )
 def test_bad_values_name_the_key(default_config, path, value, key, hint):
@@ -157,3 +160,19 @@ def test_a_valid_byo_dataset_passes(byo, tmp_path):
 
     write_jsonl(generate("base", 2, 0), tmp_path / "mine.jsonl")
     validate(byo(tmp_path / "mine.jsonl"))
+
+
+def test_dataset_regimes_choose_each_datasets_regimes(default_config):
+    from kvroute.config import study_units
+
+    config = broken(default_config, "study.regimes", ["agnostic"])
+    assert study_units(config) == [(d, "agnostic") for d in config["study"]["datasets"]]
+    config["study"]["dataset_regimes"] = {"coreference": ["agnostic", "aware"]}
+    validate(config)
+    units = study_units(config)
+    assert ("coreference", "aware") in units and ("base", "aware") not in units
+    assert len(units) == len(config["study"]["datasets"]) + 1
+    # An oracle or figure regime must be one some dataset runs; the eviction map's must be its dataset's.
+    config["figures"] = {"eviction_map": {"dataset": "base", "regime": "aware"}}
+    with pytest.raises(ConfigError, match="figures.eviction_map.regime: base does not run the aware regime"):
+        validate(config)

@@ -52,7 +52,10 @@ def test_replication_dry_run_plans_three_models_and_the_claims(repo):
     assert out.returncode == 0, out.stderr[-3000:]
     counts = job_counts(out.stdout)
     assert len(config["study"]["models"]) == 3 and len(config["study"]["datasets"]) == 7
-    assert counts["merge_shards"] == 3 * 7 * 2
+    # The agnostic regime everywhere, the aware one on coreference only (study.dataset_regimes).
+    assert counts["merge_shards"] == counts["metrics"] == 3 * (7 + 1)
+    assert "results/qwen2.5-coder-0.5b-instruct/coreference/aware/metrics/questions.parquet" in out.stdout
+    assert "base/aware" not in out.stdout
     assert counts["prepare_model"] == counts["stats"] == 3
     assert counts["claims"] == 1
 

@@ -21,6 +21,8 @@ import itertools
 import shlex
 from dataclasses import dataclass, field
 
+from kvroute.config import study_units
+
 UNIT = "results/{model}/{dataset}/{regime}"
 STATS = "results/{model}/stats"
 PROBE = "results/{model}/probe"
@@ -195,24 +197,27 @@ def _options(fam: Family, config: dict) -> dict:
 
 def unit_of(fam: Family, config: dict) -> tuple[str, str]:
     """The (dataset, regime) a one-unit family reads: the configured one, else the first studied."""
-    opts, study = _options(fam, config), config["study"]
-    return opts.get("dataset") or study["datasets"][0], opts.get("regime") or study["regimes"][0]
+    opts, units = _options(fam, config), study_units(config)
+    dataset = opts.get("dataset") or units[0][0]
+    # A dataset the study does not run ("all": the probes' pooled rows) reads the first studied regime.
+    return dataset, opts.get("regime") or next((r for d, r in units if d == dataset), units[0][1])
 
 
 def input_files(fam: Family, config: dict) -> dict[str, list[str]]:
-    """Rule inputs: each kind's files over the study, with the family's own wildcards left open."""
-    study = config["study"]
-    axes = {"model": study["models"], "dataset": study["datasets"], "regime": study["regimes"]}
-    if fam.one_unit:
-        dataset, regime = unit_of(fam, config)
-        axes.update(dataset=[dataset], regime=[regime])
+    """Rule inputs: each kind's files over the study's models x units, the family's own wildcards left open."""
+    units = [unit_of(fam, config)] if fam.one_unit else study_units(config)
     open_wildcards = {"dataset": "{dataset}"} if "{dataset}" in fam.output else {}  # one figure per dataset
+    if open_wildcards:
+        # A per-dataset figure reads, for any dataset, the regimes every dataset runs.
+        shared = [r for r in dict.fromkeys(r for _, r in units) if all((d, r) in units for d, _ in units)]
+        units = [("{dataset}", r) for r in shared]
+    combos = [{"model": m, "dataset": d, "regime": r} for m in config["study"]["models"] for d, r in units]
     files = {}
     for inp in fam.inputs:
         pattern = KINDS[inp.kind]
-        used = [a for a in axes if "{" + a + "}" in pattern and a not in open_wildcards]
-        files[inp.name] = [pattern.format(**open_wildcards, **dict(zip(used, combo)))
-                           for combo in itertools.product(*(axes[a] for a in used))]
+        used = [a for a in ("model", "dataset", "regime") if "{" + a + "}" in pattern and a not in open_wildcards]
+        keys = dict.fromkeys(tuple(c[a] for a in used) for c in combos)  # distinct, in study order
+        files[inp.name] = [pattern.format(**open_wildcards, **dict(zip(used, key))) for key in keys]
     return files
 
 

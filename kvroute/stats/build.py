@@ -22,6 +22,13 @@ import pandas as pd
 from kvroute.frames import POOLED, base_rows, require
 
 log = logging.getLogger(__name__)
+# Each table's file name under results/MODEL/stats/, keyed as build_stats returns it.
+STATS_FILES = {
+    "curves": "curves.csv", "chi": "susceptibility.csv", "cliff": "cliff.csv", "breakpoint": "breakpoint.csv",
+    "mcnemar": "mcnemar.csv", "tags": "tags.csv", "ger": "ger_hallucination.csv", "ger_item": "ger_item_model.csv",
+    "erasure": "erasure.csv", "rigidity": "rigidity.csv", "consensus": "consensus.csv", "oracle": "oracle.csv",
+    "evidence_predictors": "evidence_predictors.csv",
+}
 CURVE_GROUP = ("model", "press", "regime")
 CELL_GROUP = ("model", "regime", "press", "ratio")
 ORACLE_GROUP = ("model", "regime", "base_press")
