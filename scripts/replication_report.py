@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from kvroute import campaign  # noqa: E402
 from kvroute import config as kvconfig  # noqa: E402
 from kvroute.claims import report  # noqa: E402
-from kvroute.claims.evaluate import c9_missing_families, model_not_run  # noqa: E402
+from kvroute.claims.registry import CLAIMS, missing_families, model_not_run  # noqa: E402
 from kvroute.io import write_csv, write_json, write_text  # noqa: E402
 from kvroute.metrics.chunks import sink_share  # noqa: E402
 from kvroute.presses import kept_per_chunk  # noqa: E402
@@ -376,13 +376,13 @@ def runs_table(runs: list[dict]) -> str:
 def precision_table(frame: pd.DataFrame, models: list[str]) -> str:
     """Median 95% CI half-width of each claim's headline rows (all items), per model: what the run's size bought."""
     rows = []
-    for claim in report.R.CLAIMS:
+    for claim in CLAIMS:
         cells = []
         for m in models:
             sub = report.headline(frame[(frame["claim"] == claim) & (frame["model"] == m) & (frame["items"] == "all")])
             half = ((sub["ci_hi"] - sub["ci_lo"]) / 2).dropna()
             cells.append(f"±{report.number(half.median())} ({report.number(sub['n'].median())})" if len(half) else "–")
-        rows.append([f"**{claim}**", report.R.CLAIMS[claim].quantity, *cells])
+        rows.append([f"**{claim}**", CLAIMS[claim].quantity, *cells])
     return report.markdown_table(["claim", "quantity", *[f"{m}: half-width (n)" for m in models]], rows)
 
 
@@ -428,7 +428,7 @@ def cmd_assemble(a) -> None:
     frame = frame[~frame["model"].astype(str).str.startswith("(no ")]  # re-derived below, over every model
     families = {r["model"]: r["family"] for r in runs}
     unrun = [m for m in kvconfig.load(a.config)["study"]["models"] if m not in families]
-    frame = report.claims_frame(frame.to_dict("records") + c9_missing_families(families) +
+    frame = report.claims_frame(frame.to_dict("records") + missing_families(families) +
                                 [r for m in unrun for r in model_not_run(m, a.unrun_reason)])
     write_csv(frame, root / "claims.csv")
     config = kvconfig.load(runs[0]["config"]) if Path(ROOT / runs[0]["config"]).exists() else None

@@ -15,8 +15,8 @@ import pytest
 from conftest import run_snakemake
 from scipy.special import expit
 
-from kvroute.claims import rules as R
-from kvroute.claims import evaluate as E
+from kvroute.claims import base as R
+from kvroute.claims.registry import CLAIMS
 from kvroute.claims.inputs import ModelInputs
 from kvroute.claims.report import COLUMNS, render
 from kvroute.frames import POOLED
@@ -24,7 +24,7 @@ from kvroute.scoring import correct_at_0
 from kvroute.stats import breakpoint_test, oracle_table, per_dataset
 
 GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.925, 0.95, 0.975)
-FAST = E.Settings(n_boot=200, n_boot_breakpoint=50, seed=0)
+FAST = R.Settings(n_boot=200, n_boot_breakpoint=50, seed=0)
 
 
 def plant(hallucinates, passages=12, questions=6, ratios=GRID, dataset="base", regimes=("agnostic",),
@@ -77,21 +77,21 @@ def one(rows: list[dict], **where) -> dict:
 
 def test_planted_cliff_at_0_9_is_supported():
     answers = plant(sigmoid_cliff(0.9), passages=16)
-    row = one(E.c3(with_breakpoint(answers), FAST), items=E.ALL)
+    row = one(CLAIMS["C3"].evaluate(with_breakpoint(answers), FAST), items=R.ALL)
     assert row["verdict"] == R.SUPPORTED, row
     assert 0.85 <= row["estimate"] <= 0.95 and 0.8 <= row["ci_lo"] <= row["ci_hi"] <= 0.95
 
 
 def test_planted_cliff_at_0_5_is_contradicted():
     answers = plant(sigmoid_cliff(0.5), passages=16)
-    row = one(E.c3(with_breakpoint(answers), FAST), items=E.ALL)
+    row = one(CLAIMS["C3"].evaluate(with_breakpoint(answers), FAST), items=R.ALL)
     assert row["verdict"] == R.CONTRADICTED and row["ci_hi"] < 0.8, row
 
 
 def test_flat_curve_is_contradicted():
     # Exactly one question in six hallucinates at every ratio: H is the same everywhere, so the line wins.
     answers = plant(lambda p, q, r, u, regime: q == 0)
-    row = one(E.c3(with_breakpoint(answers), FAST), items=E.ALL)
+    row = one(CLAIMS["C3"].evaluate(with_breakpoint(answers), FAST), items=R.ALL)
     assert row["verdict"] == R.CONTRADICTED and "line is preferred" in row["note"], row
 
 
@@ -101,7 +101,7 @@ def test_noisy_cliff_is_inconclusive():
     def mixed(p, q, r, u, regime):
         return sigmoid_cliff(0.5 if p % 2 else 0.9)(p, q, r, u, regime)
 
-    row = one(E.c3(with_breakpoint(plant(mixed, passages=10)), FAST), items=E.ALL)
+    row = one(CLAIMS["C3"].evaluate(with_breakpoint(plant(mixed, passages=10)), FAST), items=R.ALL)
     assert row["verdict"] == R.INCONCLUSIVE, row
     assert row["ci_lo"] < 0.8 < row["ci_hi"]
 
@@ -112,9 +112,9 @@ def test_cliff_on_h_cond_is_stated_too():
     def weak_model(p, q, r, u, regime):
         return q < 2 or sigmoid_cliff(0.9)(p, q, r, u, regime)
 
-    rows = E.c3(with_breakpoint(plant(weak_model, passages=16)), FAST)
-    cond = one(rows, items=E.COND)
-    assert cond["n"] < one(rows, items=E.ALL)["n"]
+    rows = CLAIMS["C3"].evaluate(with_breakpoint(plant(weak_model, passages=16)), FAST)
+    cond = one(rows, items=R.COND)
+    assert cond["n"] < one(rows, items=R.ALL)["n"]
     assert cond["verdict"] == R.SUPPORTED, cond
 
 
@@ -128,24 +128,24 @@ def test_cliff_on_h_cond_is_stated_too():
     (25.0, np.nan, np.nan, R.INCONCLUSIVE),
 ])
 def test_c3_rule(delta_aic, lo, hi, expected):
-    assert R.c3(delta_aic, lo, hi)[0] == expected
+    assert CLAIMS["C3"].decide(delta_aic, lo, hi)[0] == expected
 
 
 # --- C1: accuracy at 0.5 -----------------------------------------------------------------------------------------
 
 def test_c1_no_drop_is_supported_and_a_large_drop_contradicted():
     intact = plant(lambda p, q, r, u, regime: u < 0.1, passages=20)  # the same error rate at every ratio
-    row = one(E.c1(inputs(intact), FAST), dataset=POOLED, items=E.ALL)
+    row = one(CLAIMS["C1"].evaluate(inputs(intact), FAST), dataset=POOLED, items=R.ALL)
     assert row["verdict"] == R.SUPPORTED and row["ci_hi"] < 0.05, row
 
     dropping = plant(lambda p, q, r, u, regime: u < (0.1 if r < 0.5 else 0.5), passages=20)
-    row = one(E.c1(inputs(dropping), FAST), dataset=POOLED, items=E.ALL)
+    row = one(CLAIMS["C1"].evaluate(inputs(dropping), FAST), dataset=POOLED, items=R.ALL)
     assert row["verdict"] == R.CONTRADICTED and 0.25 < row["estimate"] < 0.55, row
 
 
 def test_c1_with_too_few_passages_is_inconclusive_not_supported():
     intact = plant(lambda p, q, r, u, regime: False, passages=3)  # no drop at all, but three passages
-    row = one(E.c1(inputs(intact), FAST), dataset=POOLED, items=E.ALL)
+    row = one(CLAIMS["C1"].evaluate(inputs(intact), FAST), dataset=POOLED, items=R.ALL)
     assert row["estimate"] == 0 and row["verdict"] == R.INCONCLUSIVE and "passages" in row["note"]
 
 
@@ -160,8 +160,8 @@ def test_oracle_rows_never_enter_the_grid_claims(tmp_path):
     pd.concat([grid, steered], ignore_index=True).to_parquet(path)
     m = load_model("m", "qwen2", [str(path)], [], {})
     assert (m.answers["oracle"] == "none").all() and len(m.oracle_answers) == len(grid) + len(steered)
-    with_oracle = one(E.c1(m, FAST), dataset=POOLED, items=E.ALL)
-    without = one(E.c1(inputs(grid), FAST), dataset=POOLED, items=E.ALL)
+    with_oracle = one(CLAIMS["C1"].evaluate(m, FAST), dataset=POOLED, items=R.ALL)
+    without = one(CLAIMS["C1"].evaluate(inputs(grid), FAST), dataset=POOLED, items=R.ALL)
     assert with_oracle["estimate"] == without["estimate"]
 
 
@@ -175,11 +175,11 @@ def probe_scores(accuracy_at: dict[float, float], n_scored: int = 400) -> pd.Dat
 
 def test_c2_probe_degrading_while_answers_hold_is_supported():
     answers = plant(lambda p, q, r, u, regime: u < 0.2, passages=20, ratios=(0.0, 0.5))  # accuracy flat
-    row = one(E.c2(inputs(answers, probe=probe_scores({0.0: 0.9, 0.5: 0.6})), FAST), press="adakv_ea")
+    row = one(CLAIMS["C2"].evaluate(inputs(answers, probe=probe_scores({0.0: 0.9, 0.5: 0.6})), FAST), press="adakv_ea")
     assert row["verdict"] == R.SUPPORTED and 0.2 < row["estimate"] < 0.4, row
     # The answers fall as far as the probe: no representational loss beyond the accuracy drop.
     falling = plant(lambda p, q, r, u, regime: u < (0.1 if r == 0 else 0.4), passages=20, ratios=(0.0, 0.5))
-    row = one(E.c2(inputs(falling, probe=probe_scores({0.0: 0.9, 0.5: 0.6})), FAST), press="adakv_ea")
+    row = one(CLAIMS["C2"].evaluate(inputs(falling, probe=probe_scores({0.0: 0.9, 0.5: 0.6})), FAST), press="adakv_ea")
     assert row["verdict"] == R.INCONCLUSIVE and row["ci_lo"] < 0 < row["ci_hi"], row
 
 
@@ -201,8 +201,8 @@ def oracle_answers(target_h: float, diluted_h: float, base_h: float = 0.3, passa
 
 def c6_row(answers: pd.DataFrame) -> dict:
     table = per_dataset(oracle_table, answers, ("model", "regime", "base_press"), n_boot=200, seed=0)
-    rows = E.c6(inputs(answers[answers["oracle"] == "none"], oracle_answers=answers, oracle=table), FAST)
-    return one(rows, items=E.ALL)
+    rows = CLAIMS["C6"].evaluate(inputs(answers[answers["oracle"] == "none"], oracle_answers=answers, oracle=table), FAST)
+    return one(rows, items=R.ALL)
 
 
 def test_c6_erasure_causing_hallucination_is_supported():
@@ -223,12 +223,12 @@ def test_c6_protection_that_raises_hallucination_is_contradicted():
     ((-0.3, -0.1), (0.05, 0.2), R.CONTRADICTED),
 ])
 def test_c6_rule_needs_both_effects(target, diluted, expected):
-    assert R.c6(*target, *diluted)[0] == expected
+    assert CLAIMS["C6"].decide(*target, *diluted)[0] == expected
 
 
 def test_c6_without_oracle_rows_is_not_run():
     grid = plant(lambda p, q, r, u, regime: u < 0.1)
-    (row,) = E.c6(inputs(grid, oracle=pd.DataFrame()), FAST)
+    (row,) = CLAIMS["C6"].evaluate(inputs(grid, oracle=pd.DataFrame()), FAST)
     assert row["verdict"] == R.NOT_RUN and "oracle" in row["note"]
 
 
@@ -247,9 +247,9 @@ def depth_profile(rising: bool, passages: int = 8, layers: int = 12) -> pd.DataF
 def test_c9_sign_follows_the_family():
     grid = plant(lambda p, q, r, u, regime: False, ratios=(0.0,))
     rising = depth_profile(rising=True)
-    assert one(E.c9(inputs(grid, "llama", rising), FAST), model="m")["verdict"] == R.SUPPORTED
-    assert one(E.c9(inputs(grid, "qwen2", rising), FAST), model="m")["verdict"] == R.CONTRADICTED
-    assert one(E.c9(inputs(grid, "qwen2", depth_profile(rising=False)), FAST), model="m")["verdict"] == R.SUPPORTED
+    assert one(CLAIMS["C9"].evaluate(inputs(grid, "llama", rising), FAST), model="m")["verdict"] == R.SUPPORTED
+    assert one(CLAIMS["C9"].evaluate(inputs(grid, "qwen2", rising), FAST), model="m")["verdict"] == R.CONTRADICTED
+    assert one(CLAIMS["C9"].evaluate(inputs(grid, "qwen2", depth_profile(rising=False)), FAST), model="m")["verdict"] == R.SUPPORTED
 
 
 def test_c11_aware_abstaining_less_is_supported():
@@ -260,7 +260,7 @@ def test_c11_aware_abstaining_less_is_supported():
     table = plant(aware_commits, passages=10, dataset="coreference", regimes=("agnostic", "aware"),
                   ratios=(0.0, 0.5, 0.9))
     table["answers"] = json.dumps(["I don't know"])
-    (row,) = E.c11(inputs(table), FAST)
+    (row,) = CLAIMS["C11"].evaluate(inputs(table), FAST)
     assert row["verdict"] == R.SUPPORTED and row["estimate"] < 0, row
 
 
@@ -268,23 +268,23 @@ def test_c14_gain_is_supported_and_a_flat_curve_contradicted():
     # Half the questions fail, except at ratio 0.3, where most of them are answered.
     gains = plant(lambda p, q, r, u, regime: q < 3 and not (r == 0.3 and u < 0.8), passages=10,
                   ratios=(0.0, 0.1, 0.3, 0.5))
-    row = one(E.c14(inputs(gains), FAST), dataset=POOLED)
+    row = one(CLAIMS["C14"].evaluate(inputs(gains), FAST), dataset=POOLED)
     assert row["verdict"] == R.SUPPORTED and "0.3" in row["quantity"], row
 
     flat = plant(lambda p, q, r, u, regime: q < 3, passages=10, ratios=(0.0, 0.1, 0.3, 0.5))
-    row = one(E.c14(inputs(flat), FAST), dataset=POOLED)
+    row = one(CLAIMS["C14"].evaluate(inputs(flat), FAST), dataset=POOLED)
     assert row["verdict"] == R.CONTRADICTED, row
 
 
 # --- not run, never dropped ---------------------------------------------------------------------------------------
 
 def test_missing_inputs_are_not_run_and_every_claim_is_listed():
-    from kvroute.claims.evaluate import c9_missing_families, evaluate_model
+    from kvroute.claims.registry import evaluate_model, missing_families
 
     grid = plant(lambda p, q, r, u, regime: u < 0.1, passages=6, ratios=(0.0, 0.8))  # ci_small's grid
-    rows = evaluate_model(inputs(grid, "llama"), FAST) + c9_missing_families({"m": "llama"})
-    assert {r["claim"] for r in rows if r["model"] == "m"} == set(R.CLAIMS)
-    verdict = {c: {r["verdict"] for r in rows if r["claim"] == c and r["model"] == "m"} for c in R.CLAIMS}
+    rows = evaluate_model(inputs(grid, "llama"), FAST) + missing_families({"m": "llama"})
+    assert {r["claim"] for r in rows if r["model"] == "m"} == set(CLAIMS)
+    verdict = {c: {r["verdict"] for r in rows if r["claim"] == c and r["model"] == "m"} for c in CLAIMS}
     for claim in ("C1", "C2", "C6", "C7", "C9", "C11", "C12", "C13", "C14"):
         assert verdict[claim] == {R.NOT_RUN}, (claim, verdict[claim])
     missing_family = one(rows, claim="C9", model="(no qwen2 model)")
@@ -308,17 +308,17 @@ def test_cli_writes_csv_and_report(tmp_path):
           "--generators", "base=base", "--n-boot", "50", "--out", str(out), "--report", str(md)])
     claims = pd.read_csv(out, keep_default_na=False)
     assert tuple(claims.columns) == COLUMNS
-    assert set(claims.loc[claims["model"] == "m", "claim"]) == set(R.CLAIMS)
+    assert set(claims.loc[claims["model"] == "m", "claim"]) == set(CLAIMS)
     assert set(claims["verdict"]) <= set(R.VERDICTS)
     text = md.read_text()
-    for claim in R.CLAIMS.values():
+    for claim in CLAIMS.values():
         assert f"### {claim.id}." in text and claim.rule in text
     assert "| claim | statement | m |" in text
 
 
 def test_report_verdict_table_counts_pooled_rows():
-    rows = [E.row("C1", "m", R.SUPPORTED, dataset=POOLED), E.row("C1", "m", R.CONTRADICTED, dataset="base"),
-            E.row("C3", "m", R.SUPPORTED, press="a"), E.row("C3", "m", R.INCONCLUSIVE, press="b")]
+    rows = [CLAIMS["C1"].row("m", R.SUPPORTED, dataset=POOLED), CLAIMS["C1"].row("m", R.CONTRADICTED, dataset="base"),
+            CLAIMS["C3"].row("m", R.SUPPORTED, press="a"), CLAIMS["C3"].row("m", R.INCONCLUSIVE, press="b")]
     from kvroute.claims.report import claims_frame
 
     text = render(claims_frame(rows), {"config": "test"}, ["m"])

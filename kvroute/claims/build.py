@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from kvroute.claims.evaluate import Settings, c9_missing_families, evaluate_model
+from kvroute.claims.base import Settings
 from kvroute.claims.inputs import files_by_model, load_model, read_csvs
+from kvroute.claims.registry import evaluate_model, missing_families
 from kvroute.claims.report import claims_frame
 
 log = logging.getLogger(__name__)
@@ -32,4 +33,4 @@ def build_claims(questions: Sequence[str], layers: Sequence[str], stats_files: M
         found = evaluate_model(m, settings)
         log.info("%s: %d claim rows in %.1f s", model, len(found), time.perf_counter() - start)
         rows += found
-    return claims_frame(rows + c9_missing_families(dict(families)))
+    return claims_frame(rows + missing_families(dict(families)))

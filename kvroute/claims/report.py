@@ -7,12 +7,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from kvroute.claims import rules as R
+from kvroute.claims import base
+from kvroute.claims.registry import CLAIMS
 from kvroute.frames import POOLED
 
 COLUMNS = ("claim", "model", "dataset", "regime", "press", "items", "quantity", "estimate", "ci_lo", "ci_hi", "n",
            "n_passages", "paper_value", "verdict", "rule", "note")
-CLAIM_ORDER = {c: i for i, c in enumerate(R.CLAIMS)}
+CLAIM_ORDER = {c: i for i, c in enumerate(CLAIMS)}
 
 
 def claims_frame(rows: Sequence[dict]) -> pd.DataFrame:
@@ -61,7 +62,7 @@ def verdict_cell(verdicts: pd.Series) -> str:
         return ""
     if len(counts) == 1:
         return counts.index[0] + (f" ×{counts.iloc[0]}" if counts.iloc[0] > 1 else "")
-    return ", ".join(f"{v} {counts[v]}" for v in R.VERDICTS if v in counts)
+    return ", ".join(f"{v} {counts[v]}" for v in base.VERDICTS if v in counts)
 
 
 def headline(rows: pd.DataFrame) -> pd.DataFrame:
@@ -73,7 +74,7 @@ def headline(rows: pd.DataFrame) -> pd.DataFrame:
 def verdict_table(frame: pd.DataFrame, models: Sequence[str], items: str) -> str:
     sub = frame[frame["items"] == items]
     rows = []
-    for claim, c in R.CLAIMS.items():
+    for claim, c in CLAIMS.items():
         if items != "all" and not (sub["claim"] == claim).any():
             continue  # the claim has no H_cond statement
         cells = [verdict_cell(headline(sub[(sub["claim"] == claim) & (sub["model"] == m)])["verdict"])
@@ -83,7 +84,7 @@ def verdict_table(frame: pd.DataFrame, models: Sequence[str], items: str) -> str
 
 
 def claim_section(frame: pd.DataFrame, claim: str) -> str:
-    c = R.CLAIMS[claim]
+    c = CLAIMS[claim]
     sub = frame[frame["claim"] == claim]
     rows = [[r["model"], r["dataset"], r["regime"], r["press"], r["items"], r["quantity"] if r["quantity"] !=
              c.quantity else "", estimate_text(r), f"{number(r['n'])} ({number(r['n_passages'])})", r["verdict"],
@@ -97,10 +98,10 @@ def claim_section(frame: pd.DataFrame, claim: str) -> str:
                         "n (passages)", "verdict", "note"], rows), ""])
 
 
-INTRO = f"""Every claim gets a verdict by a rule fixed before the data were read (kvroute/claims/rules.py): **supported** /
+INTRO = f"""Every claim gets a verdict by a rule fixed before the data were read (one module per claim, kvroute/claims/cNN_*.py): **supported** /
 **contradicted** when the 95% interval lies entirely on the claimed / the other side of the rule's threshold
 (where the design names only the supported side, contradicted is its mirror image), **inconclusive** when the
-interval spans the threshold or there is too little data (no interval, fewer than {R.MIN_PASSAGES} passages
+interval spans the threshold or there is too little data (no interval, fewer than {base.MIN_PASSAGES} passages
 behind a passage-bootstrap interval, fewer than 5 passage clusters per parameter of a clustered model), **not
 run** when the configuration did not produce the claim's inputs. Intervals resample passages (stratified by
 dataset when datasets are pooled). Oracle-press answers enter C6 and C7 only.
@@ -122,5 +123,5 @@ def render(frame: pd.DataFrame, header: dict[str, str], models: Sequence[str]) -
     if (frame["items"] == "correct_at_0").any():
         parts += ["## Verdicts on items correct at alpha = 0 (H_cond)", "",
                   verdict_table(frame, models, "correct_at_0"), ""]
-    parts += ["## Claims", ""] + [claim_section(frame, c) for c in R.CLAIMS]
+    parts += ["## Claims", ""] + [claim_section(frame, c) for c in CLAIMS]
     return "\n".join(parts).rstrip() + "\n"

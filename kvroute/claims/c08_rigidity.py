@@ -1,0 +1,45 @@
+"""C8. Rigidity: tokens survive but consensus collapses routing (Prop. 3, 6.3)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kvroute.claims.base import (NOT_RUN, Claim, ModelInputs, Needs, Settings, at, clustered, primary_regime, text)
+from kvroute.claims.measure import Estimate
+from kvroute.frames import POOLED
+
+
+class Rigidity(Claim):
+    id = "C8"
+    statement = "Rigidity: tokens survive but consensus collapses routing (Prop. 3, 6.3)"
+    quantity = ("odds ratio of failure per SD of rho (head agreement) among non-erased items correct at 0, "
+                "controlling C(ratio), press, C(dataset); clustered by passage")
+    rule = ("supported if the OR's CI lies above 1 (more agreement, more failure); contradicted if below 1; "
+            "inconclusive with fewer than 5 clusters per parameter")
+    paper_value = "Prop. 3 and 6.3 (qualitative)"
+    needs = Needs(ratios=(0.5, 0.9))
+
+    @staticmethod
+    def decide(lo, hi, reason: str = "", clusters_note: str = "") -> tuple[str, str]:
+        return clustered(lo, hi, 1.0, "above", reason, clusters_note)
+
+    def evaluate(self, m: ModelInputs, s: Settings) -> list[dict]:
+        regime, why = primary_regime(m.answers)
+        t = at(m.stat("rigidity"), dataset=POOLED, regime=regime, measure="all_tokens")
+        rho, cons = at(t, term="rho"), at(t, term="consensus")
+        if rho.empty:
+            return [self.row(m.model, NOT_RUN, "rigidity.csv has no routing model (no routing measures)",
+                             regime=regime)]
+        # Per SD of the measure: rho spans (0, 1], so an odds ratio per unit is one across its whole range.
+        g = rho.iloc[0]
+        est = Estimate(float(g["odds_ratio_per_sd"]), float(g["odds_ratio_per_sd_lo"]),
+                       float(g["odds_ratio_per_sd_hi"]), g["n"], g["n_clusters"])
+        verdict = self.decide(est.ci_lo, est.ci_hi, text(g["reason"]), text(g["note"]))
+        c = cons.iloc[0] if len(cons) else None
+        other = (f"consensus OR per SD {c['odds_ratio_per_sd']:.3g} [{c['odds_ratio_per_sd_lo']:.3g}, "
+                 f"{c['odds_ratio_per_sd_hi']:.3g}]") if c is not None and np.isfinite(c["odds_ratio_per_sd"]) else ""
+        return [self.row(m.model, *verdict, f"rho SD {g['sd']:.3g}" if np.isfinite(g["sd"]) else "", other, why,
+                         regime=regime, est=est)]
+
+
+CLAIM = Rigidity()
