@@ -134,7 +134,7 @@ def test_c3_rule(delta_aic, lo, hi, expected):
 # --- C1: accuracy at 0.5 -----------------------------------------------------------------------------------------
 
 def test_c1_no_drop_is_supported_and_a_large_drop_contradicted():
-    intact = plant(lambda p, q, r, u, regime: u < 0.1, passages=20)  # the same error rate at every ratio
+    intact = plant(lambda p, q, r, u, regime: u < 0.1, passages=40)  # the same error rate at every ratio
     row = one(CLAIMS["C1"].evaluate(inputs(intact), FAST), dataset=POOLED, items=R.ALL)
     assert row["verdict"] == R.SUPPORTED and row["ci_hi"] < 0.05, row
 

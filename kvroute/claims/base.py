@@ -14,6 +14,13 @@ result is read:
   interval, or (clustered logistic models) fewer than 5 passage clusters per
   estimated parameter.
 - not run: the configuration did not produce the claim's inputs.
+- inconclusive (not robust): the rule says supported or contradicted on the
+  bootstrap interval, but not on the jackknife's (leave one passage out; one
+  dataset out for rows that pool datasets): one unit decided it.
+
+A passage-bootstrap verdict needs ``MIN_PASSAGES`` passages in *each* dataset
+behind its row: pooled rows resample passages within datasets, so they are
+gated on the smallest dataset.
 
 Decision functions return (verdict, why): ``why`` says which part of the rule
 decided, for the report's note.
@@ -32,7 +39,9 @@ from kvroute.claims.measure import Estimate
 from kvroute.frames import POOLED
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_RUN = "supported", "contradicted", "inconclusive", "not run"
-VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_RUN)
+# A supported or contradicted verdict that the jackknife does not repeat: it rests on one passage or dataset.
+NOT_ROBUST = "inconclusive (not robust)"
+VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_ROBUST, NOT_RUN)
 
 # A percentile bootstrap over fewer passages has too few distinct resamples to place an interval.
 MIN_PASSAGES = 5
@@ -83,7 +92,8 @@ class Claim:
         e = est or Estimate(np.nan, np.nan, np.nan, n, n_passages)
         return {"claim": self.id, "model": model, "dataset": dataset, "regime": regime, "press": press,
                 "items": items, "quantity": quantity or self.quantity, "estimate": e.estimate, "ci_lo": e.ci_lo,
-                "ci_hi": e.ci_hi, "n": e.n, "n_passages": e.n_passages, "paper_value": self.paper_value,
+                "ci_hi": e.ci_hi, "jk_lo": e.jk_lo, "jk_hi": e.jk_hi, "jk_by": e.jk_by, "n": e.n,
+                "n_passages": e.n_passages, "min_passages": e.min_stratum, "paper_value": self.paper_value,
                 "verdict": verdict, "rule": self.rule, "note": "; ".join(n for n in notes if n)}
 
 
@@ -126,6 +136,30 @@ def gated(n_passages, decision: tuple[str, str]) -> tuple[str, str]:
     """The rule's verdict, unless too few passages stand behind the interval."""
     few = too_few_passages(n_passages)
     return (INCONCLUSIVE, few) if few else decision
+
+
+def robust(decision: tuple[str, str], est: Estimate, decide) -> tuple[str, str]:
+    """A supported or contradicted ``decision`` stands only if ``decide`` on the jackknife interval repeats it."""
+    verdict = decision[0]
+    if verdict not in (SUPPORTED, CONTRADICTED):
+        return decision
+    if not finite(est.jk_lo, est.jk_hi):
+        return NOT_ROBUST, f"{verdict} by the bootstrap; no jackknife interval to check it"
+    again = decide(est.jk_lo, est.jk_hi)[0]
+    if again != verdict:
+        return NOT_ROBUST, (f"{verdict} by the bootstrap, {again} by the leave-one-{est.jk_by}-out jackknife "
+                            f"[{est.jk_lo:.3f}, {est.jk_hi:.3f}]")
+    return decision
+
+
+def judged(est: Estimate, decide) -> tuple[str, str]:
+    """``decide(lo, hi)`` on a passage-bootstrap interval: gated on the smallest dataset's passages behind it,
+    then checked by the jackknife (``robust``)."""
+    stratum = est.min_stratum if finite(est.min_stratum) else est.n_passages
+    few = too_few_passages(stratum)
+    if few:
+        return INCONCLUSIVE, few.replace(" passages", " passages in the smallest dataset", 1)
+    return robust(decide(est.ci_lo, est.ci_hi), est, decide)
 
 
 # --- reading the inputs ---------------------------------------------------------------------------------------

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from kvroute.claims.base import (Claim, ModelInputs, Needs, Settings, by_interval, datasets_with_pooled, gated,
-                                 has_ratio, item_sets, of_dataset, presses, primary_regime, at)
+from kvroute.claims.base import (INCONCLUSIVE, NOT_RUN, Claim, ModelInputs, Needs, Settings, at, by_interval,
+                                 datasets_with_pooled, has_ratio, item_sets, judged, of_dataset, presses, primary_regime)
 from kvroute.claims.measure import CellMeans, drop
-from kvroute.claims.base import INCONCLUSIVE, NOT_RUN
 
 RATIO = 0.5
 MAX_DROP = 0.05
@@ -38,7 +37,7 @@ class AccuracyIntact(Claim):
                         out.append(self.row(m.model, INCONCLUSIVE, "no answers at both ratios", why, **keys))
                         continue
                     est = CellMeans(sub, sub["f1"], ["ratio"], s.n_boot, s.seed).estimate([0.0, RATIO], drop)
-                    out.append(self.row(m.model, *gated(est.n_passages, self.decide(est.ci_lo, est.ci_hi)), why,
+                    out.append(self.row(m.model, *judged(est, self.decide), why,
                                         est=est, **keys))
         return out
 

@@ -5,13 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kvroute.claims.base import (ALL, COND, CONTRADICTED, INCONCLUSIVE, NOT_RUN, SUPPORTED, Claim, ModelInputs, Needs,
-                                 Settings, at, correct_at_0_items, finite, gated, presses, primary_regime, text)
-from kvroute.claims.measure import Estimate
+from kvroute.claims.base import (ALL, COND, CONTRADICTED, INCONCLUSIVE, NOT_ROBUST, NOT_RUN, SUPPORTED, Claim,
+                                 ModelInputs, Needs, Settings, at, correct_at_0_items, finite, gated, judged, presses,
+                                 primary_regime, text)
+from kvroute.claims.measure import Estimate, jackknife, smallest_stratum
 from kvroute.frames import POOLED
 from kvroute.stats import breakpoint_test
 
 MIN_DELTA_AIC, LINE_DELTA_AIC, WINDOW = 10.0, 2.0, (0.8, 0.95)
+
+
+def fit_of(answers: pd.DataFrame) -> tuple[float, float]:
+    """(break, dAIC) of the fit without its bootstrap: what the jackknife recomputes."""
+    fitted = breakpoint_test(answers, group=("model", "press", "regime"), n_boot=0)
+    if len(fitted) != 1:
+        return np.nan, np.nan
+    return float(fitted["cliff_ratio"].iloc[0]), float(fitted["delta_aic"].iloc[0])
 
 
 class Cliff(Claim):
@@ -66,11 +75,23 @@ class Cliff(Claim):
         b = fitted.iloc[0]
         if text(b["reason"]):  # too few grid ratios to fit a break: this grid cannot test the claim
             return self.row(model, NOT_RUN, b["reason"], why, n=n, n_passages=n_pass, **keys)
-        est = Estimate(float(b["cliff_ratio"]), float(b["cliff_lo"]), float(b["cliff_hi"]), n, n_pass)
+        est = Estimate(float(b["cliff_ratio"]), float(b["cliff_lo"]), float(b["cliff_hi"]), n, n_pass,
+                       min_stratum=smallest_stratum(answers))
+        delta_aic = float(b["delta_aic"])
         no_rise = f", {b['share_no_rise']:.0%} of resamples show no rise" if np.isfinite(b["share_no_rise"]) else ""
-        detail = f"dAIC {b['delta_aic']:.1f} ({b['cliff_model']}), LR p {b['lr_p']:.3g}{no_rise}"
-        return self.row(model, *gated(n_pass, self.decide(float(b["delta_aic"]), est.ci_lo, est.ci_hi)), detail,
-                        text(b["warning"]), why, est=est, **keys)
+        detail = f"dAIC {delta_aic:.1f} ({b['cliff_model']}), LR p {b['lr_p']:.3g}{no_rise}"
+        if finite(delta_aic) and delta_aic < LINE_DELTA_AIC:
+            # The line decided, not the break: the jackknife checks that dAIC stays below the line's threshold.
+            by, lo, hi = jackknife(answers, lambda sub: fit_of(sub)[1], delta_aic)
+            est.jk_by = by
+            verdict = gated(est.min_stratum, self.decide(delta_aic, est.ci_lo, est.ci_hi))
+            if verdict[0] == CONTRADICTED and not (finite(hi) and hi < LINE_DELTA_AIC):
+                verdict = (NOT_ROBUST, f"the line is preferred, but the leave-one-{by}-out jackknife's dAIC "
+                                       f"interval [{lo:.1f}, {hi:.1f}] reaches {LINE_DELTA_AIC:g}")
+        else:
+            est.jk_by, est.jk_lo, est.jk_hi = jackknife(answers, lambda sub: fit_of(sub)[0], est.estimate)
+            verdict = judged(est, lambda lo, hi: self.decide(delta_aic, lo, hi))
+        return self.row(model, *verdict, detail, text(b["warning"]), why, est=est, **keys)
 
 
 CLAIM = Cliff()

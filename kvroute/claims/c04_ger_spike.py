@@ -6,13 +6,19 @@ import numpy as np
 import pandas as pd
 
 from kvroute.claims.base import (ALL, COND, CONTRADICTED, INCONCLUSIVE, NOT_RUN, SUPPORTED, Claim, ModelInputs, Needs,
-                                 Settings, at, correct_at_0_items, finite, primary_regime, text)
-from kvroute.claims.measure import Estimate
+                                 Settings, at, correct_at_0_items, finite, judged, primary_regime, text)
+from kvroute.claims.measure import Estimate, jackknife, smallest_stratum
 from kvroute.frames import POOLED
 from kvroute.stats import ger_aggregate
 
 MIN_R, MIN_LO = 0.8, 0.5
 MIN_CELLS = 4  # a Fisher-z interval needs 4 cells (kvroute.stats.ger)
+
+
+def pearson_of(answers: pd.DataFrame) -> float:
+    """Pearson r of GER vs H over the cells, without its interval: what the jackknife recomputes."""
+    t = ger_aggregate(answers, group=("model", "regime"))
+    return float(t["pearson_r"].iloc[0]) if len(t) == 1 else np.nan
 
 
 class GerSpike(Claim):
@@ -50,13 +56,14 @@ class GerSpike(Claim):
                 continue
             g = t.iloc[0]
             est = Estimate(float(g["pearson_r"]), float(g["pearson_lo"]), float(g["pearson_hi"]), int(g["n_cells"]),
-                           n_pass)
+                           n_pass, min_stratum=smallest_stratum(population))
             if g["n_cells"] < MIN_CELLS:
                 verdict = (NOT_RUN, f"the grid gives {int(g['n_cells'])} (press, ratio) cells, need {MIN_CELLS}")
             elif text(g["reason"]):
                 verdict = (INCONCLUSIVE, g["reason"])
             else:
-                verdict = self.decide(est.estimate, est.ci_lo, est.ci_hi)
+                est.jk_by, est.jk_lo, est.jk_hi = jackknife(population, pearson_of, est.estimate)
+                verdict = judged(est, lambda lo, hi: self.decide(est.estimate, lo, hi))
             spearman = (f"Spearman rho {g['spearman_rho']:.2f} [{g['spearman_lo']:.2f}, {g['spearman_hi']:.2f}]"
                         if np.isfinite(g["spearman_rho"]) else "")
             out.append(self.row(m.model, *verdict, "n = (press, ratio) cells", spearman, why, est=est, **keys))

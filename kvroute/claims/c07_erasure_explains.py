@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kvroute.claims import oracle_arms
-from kvroute.claims.base import (INCONCLUSIVE, Claim, ModelInputs, Needs, Settings, by_interval, gated, text)
-from kvroute.claims.measure import Estimate
+from kvroute.claims.base import INCONCLUSIVE, Claim, ModelInputs, Needs, Settings, by_interval, judged, text
+from kvroute.claims.measure import Estimate, jackknife, smallest_stratum
 
 MIN_REMOVED = 0.5
 
@@ -30,12 +30,15 @@ class ErasureExplains(Claim):
             if removed is None or base is None:
                 out.append(self.row(m.model, INCONCLUSIVE, "no protect_diluted or base answers at 0.9", **keys))
                 continue
+            answers = oracle_arms.answers_of(m, items, regime, base_press)
             est = Estimate(float(removed["estimate"]), float(removed["ci_lo"]), float(removed["ci_hi"]),
-                           base["n"], base["n_passages"])
+                           base["n"], base["n_passages"], min_stratum=smallest_stratum(answers))
+            est.jk_by, est.jk_lo, est.jk_hi = jackknife(
+                answers, lambda sub: oracle_arms.point(sub, ratio, "rise_removed"), est.estimate)
             rise = oracle_arms.value(g, ratio, "rise")
             rise_text = "" if rise is None else \
                 f"rise H_base(0.9) - H_base(0) = {rise['estimate']:+.3f} [{rise['ci_lo']:+.3f}, {rise['ci_hi']:+.3f}]"
-            out.append(self.row(m.model, *gated(est.n_passages, self.decide(est.ci_lo, est.ci_hi)), rise_text,
+            out.append(self.row(m.model, *judged(est, self.decide), rise_text,
                                 text(removed["note"]), est=est, **keys))
         return out
 

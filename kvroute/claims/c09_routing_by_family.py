@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kvroute.claims.base import (INCONCLUSIVE, NOT_RUN, Claim, ModelInputs, Needs, Settings, at, by_interval, gated,
-                                 presses, primary_regime)
+from kvroute.claims.base import (INCONCLUSIVE, NOT_RUN, Claim, ModelInputs, Needs, Settings, at, by_interval,
+                                 judged, presses, primary_regime)
 from kvroute.claims.measure import CellMeans, drop
 
 # Consensus = distinct argmax positions / heads: LOW is agreement. LLaMA agrees early and diversifies late
@@ -45,7 +45,7 @@ class RoutingByFamily(Claim):
         est = cm.estimate(["late", "early"], drop)
         (late, early), _ = cm.values(["late", "early"])
         claimed = "rises (> 0)" if CLAIMED_SIGN[m.family] > 0 else "falls (< 0)"
-        return [self.row(m.model, *gated(est.n_passages, self.decide(est.ci_lo, est.ci_hi, m.family)),
+        return [self.row(m.model, *judged(est, lambda lo, hi: self.decide(lo, hi, m.family)),
                          f"{note}: claimed consensus {claimed} with depth; early {early:.3f}, late {late:.3f}; "
                          "n = answer x layer rows", why, regime=regime, press="(uncompressed)", est=est)]
 

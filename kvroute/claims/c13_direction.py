@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kvroute.claims.base import (INCONCLUSIVE, NOT_RUN, Claim, ModelInputs, Needs, Settings, at, by_interval, gated,
-                                 has_ratio, item_sets, presses, primary_regime)
+from kvroute.claims.base import (INCONCLUSIVE, NOT_RUN, Claim, ModelInputs, Needs, Settings, at, by_interval,
+                                 judged, has_ratio, item_sets, presses, primary_regime)
 from kvroute.claims.measure import CellMeans
 
 RATIO = 0.9
@@ -45,7 +45,7 @@ class Direction(Claim):
                         continue
                     est = cm.estimate(cells, lambda f0, f9, r0, r9: (f0 - f9) - (r0 - r9))
                     (f0, f9, r0, r9), _ = cm.values(cells)
-                    out.append(self.row(m.model, *gated(est.n_passages, self.decide(est.ci_lo, est.ci_hi)),
+                    out.append(self.row(m.model, *judged(est, self.decide),
                                         f"FWD F1 {f0:.3f} -> {f9:.3f}, REV {r0:.3f} -> {r9:.3f}", why, est=est,
                                         **keys))
         return out

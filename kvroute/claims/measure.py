@@ -35,6 +35,53 @@ class Estimate:
     ci_hi: float
     n: int  # answers behind the estimate
     n_passages: int
+    min_stratum: float = np.nan  # passages in the smallest dataset behind it (the bootstrap's smallest stratum)
+    jk_lo: float = np.nan  # the jackknife's 95% interval (kvroute.claims.robust)
+    jk_hi: float = np.nan
+    jk_by: str = ""  # what the jackknife left out: "passage" or "dataset"
+
+
+def jackknife_interval(point: float, thetas) -> tuple[float, float]:
+    """point +- t(n-1) * jackknife SE from leave-one-out estimates (NaN with fewer than 2 finite ones)."""
+    thetas = np.asarray(thetas, dtype=float)
+    thetas = thetas[np.isfinite(thetas)]
+    n = len(thetas)
+    if n < 2 or not np.isfinite(point):
+        return np.nan, np.nan
+    se = float(np.sqrt((n - 1) / n * np.sum((thetas - thetas.mean()) ** 2)))
+    t = float(st.t.ppf(0.5 + CI / 2, n - 1))
+    return point - t * se, point + t * se
+
+
+def leave_one_out(table: pd.DataFrame) -> tuple[str, list[pd.DataFrame]]:
+    """("dataset", the table without each dataset) when it pools several datasets, else ("passage", the table
+    without each passage): the units a jackknife leaves out."""
+    datasets = table["dataset"].astype(str) if "dataset" in table else pd.Series("", index=table.index)
+    by, labels = ("dataset", datasets) if datasets.nunique() > 1 else ("passage", cluster_ids(table))
+    return by, [table[(labels != u).to_numpy()] for u in pd.unique(labels)]
+
+
+def jackknife(table: pd.DataFrame, statistic: Callable[[pd.DataFrame], float], point: float
+              ) -> tuple[str, float, float]:
+    """(what was left out, jackknife 95% interval) of ``statistic`` around ``point``, recomputed on the table
+    without each unit (``leave_one_out``); a unit whose statistic fails counts as missing."""
+    by, subsets = leave_one_out(table)
+    thetas = []
+    for sub in subsets:
+        try:
+            thetas.append(float(statistic(sub)))
+        except (ValueError, KeyError, IndexError, ZeroDivisionError, np.linalg.LinAlgError):
+            thetas.append(np.nan)
+    return (by, *jackknife_interval(point, thetas))
+
+
+def smallest_stratum(table: pd.DataFrame) -> int:
+    """Passages in the dataset with the fewest of them (the whole table's count without a dataset column)."""
+    if table.empty:
+        return 0
+    if "dataset" not in table:
+        return int(table["passage_id"].nunique())
+    return int(table.groupby(table["dataset"].astype(str))["passage_id"].nunique().min())
 
 
 class CellMeans:
@@ -54,6 +101,7 @@ class CellMeans:
         np.add.at(self.num, (p_idx, codes), np.asarray(value, dtype=float))
         np.add.at(self.den, (p_idx, codes), 1.0)
         strata = strata_of(table).groupby(clusters).first().reindex(passages).to_numpy()
+        self.strata = strata.astype(str)
         with np.errstate(invalid="ignore", divide="ignore"):
             self.point = self.num.sum(axis=0) / self.den.sum(axis=0)
         self.boot = ratio_of(passage_weights(strata, n_boot, seed), self.num, self.den)  # (n_boot, cells)
@@ -75,12 +123,34 @@ class CellMeans:
         return int(den.sum()), int((den > 0).any(axis=1).sum())
 
     def estimate(self, keys: Sequence, f: Callable[..., float]) -> Estimate:
-        """f(mean of keys[0], mean of keys[1], ...) with its percentile interval; f must broadcast over arrays."""
+        """f(mean of keys[0], mean of keys[1], ...) with its percentile interval (f must broadcast over arrays),
+        the smallest dataset's passages behind it, and its jackknife interval (``jackknife``)."""
         point, boot = self.values(keys)
         with np.errstate(invalid="ignore", divide="ignore"):
             b = np.asarray(f(*boot), dtype=float)
         lo, hi = percentile(np.where(np.isfinite(b), b, np.nan), CI)
-        return Estimate(float(f(*point)), float(lo), float(hi), *self.counts(keys))
+        est = Estimate(float(f(*point)), float(lo), float(hi), *self.counts(keys))
+        behind = (self.den[:, [self._index(k) for k in keys]] > 0).any(axis=1)
+        est.min_stratum = float(pd.Series(self.strata[behind]).value_counts().min()) if behind.any() else 0.0
+        est.jk_by, thetas = self.jackknife(keys, f)
+        est.jk_lo, est.jk_hi = jackknife_interval(est.estimate, thetas)
+        return est
+
+    def jackknife(self, keys: Sequence, f: Callable[..., float]) -> tuple[str, np.ndarray]:
+        """(what was left out, f of the cell means without it): one dataset at a time where the cells pool
+        several datasets, else one passage at a time."""
+        idx = [self._index(k) for k in keys]
+        num, den = self.num[:, idx], self.den[:, idx]
+        behind = (den > 0).any(axis=1)
+        by = "dataset" if len(np.unique(self.strata[behind])) > 1 else "passage"
+        labels = self.strata if by == "dataset" else np.arange(len(self.strata)).astype(str)
+        thetas = []
+        for label in np.unique(labels[behind]):
+            keep = labels != label
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means = num[keep].sum(axis=0) / den[keep].sum(axis=0)
+                thetas.append(float(f(*means)))
+        return by, np.asarray(thetas)
 
     def per_passage(self, keys: Sequence, f: Callable[..., np.ndarray]) -> np.ndarray:
         """f of each passage's own cell means, for passages with an answer in every cell of ``keys``."""

@@ -44,3 +44,17 @@ def groups(claim: Claim, m: ModelInputs, s: Settings) -> tuple[list[dict], list]
         return [claim.row(m.model, NOT_RUN, f"oracle ratios {ratios(pooled)} lack {RATIO}")], []
     return [], [(items, regime, base_press, g) for items, t in found if len(t)
                 for (regime, base_press), g in t.groupby(["regime", "base_press"])]
+
+
+def answers_of(m: ModelInputs, items: str, regime: str, base_press: str) -> pd.DataFrame:
+    """The oracle and base answers behind one group's rows (H_cond's items for items = correct_at_0)."""
+    rows = at(m.oracle_answers, regime=regime)
+    rows = rows[(rows["base_press"].astype(str) == base_press).to_numpy()] if "base_press" in rows else rows
+    return correct_at_0_items(rows) if items == COND else rows
+
+
+def point(answers: pd.DataFrame, ratio: float, measure: str, arm: str | None = None) -> float:
+    """One measure's point estimate on ``answers`` (no bootstrap): what a jackknife recomputes."""
+    t = oracle_table(answers, n_boot=2, seed=0)
+    found = value(t, ratio, measure, arm) if len(t) else None
+    return float(found["estimate"]) if found is not None else np.nan

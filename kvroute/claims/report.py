@@ -11,8 +11,8 @@ from kvroute.claims import base
 from kvroute.claims.registry import CLAIMS
 from kvroute.frames import POOLED
 
-COLUMNS = ("claim", "model", "dataset", "regime", "press", "items", "quantity", "estimate", "ci_lo", "ci_hi", "n",
-           "n_passages", "paper_value", "verdict", "rule", "note")
+COLUMNS = ("claim", "model", "dataset", "regime", "press", "items", "quantity", "estimate", "ci_lo", "ci_hi", "jk_lo",
+           "jk_hi", "jk_by", "n", "n_passages", "min_passages", "paper_value", "verdict", "rule", "note")
 CLAIM_ORDER = {c: i for i, c in enumerate(CLAIMS)}
 
 
@@ -36,11 +36,26 @@ def number(x) -> str:
     return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.3f}"
 
 
+def has_interval(lo, hi) -> bool:
+    """A real interval: both ends finite and apart (a zero-width band is one that could not vary)."""
+    try:
+        lo, hi = float(lo), float(hi)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isfinite(lo) and np.isfinite(hi) and hi > lo)
+
+
 def estimate_text(r: pd.Series) -> str:
     if not np.isfinite(float(r["estimate"])):
         return "–"
-    ci = f" [{number(r['ci_lo'])}, {number(r['ci_hi'])}]" if np.isfinite(float(r["ci_lo"])) else " [no CI]"
+    ci = f" [{number(r['ci_lo'])}, {number(r['ci_hi'])}]" if has_interval(r["ci_lo"], r["ci_hi"]) else " (–: no CI)"
     return number(r["estimate"]) + ci
+
+
+def jackknife_text(r: pd.Series) -> str:
+    if not has_interval(r.get("jk_lo"), r.get("jk_hi")):
+        return "–"
+    return f"[{number(r['jk_lo'])}, {number(r['jk_hi'])}] (leave one {r.get('jk_by') or 'unit'} out)"
 
 
 def cell_text(value) -> str:
@@ -87,7 +102,8 @@ def claim_section(frame: pd.DataFrame, claim: str) -> str:
     c = CLAIMS[claim]
     sub = frame[frame["claim"] == claim]
     rows = [[r["model"], r["dataset"], r["regime"], r["press"], r["items"], r["quantity"] if r["quantity"] !=
-             c.quantity else "", estimate_text(r), f"{number(r['n'])} ({number(r['n_passages'])})", r["verdict"],
+             c.quantity else "", estimate_text(r), jackknife_text(r),
+             f"{number(r['n'])} ({number(r['n_passages'])}; {number(r.get('min_passages'))})", r["verdict"],
              r["note"]] for _, r in sub.iterrows()]
     return "\n".join([
         f"### {claim}. {c.statement}", "",
@@ -95,16 +111,19 @@ def claim_section(frame: pd.DataFrame, claim: str) -> str:
         f"- Rule: {c.rule}",
         f"- Paper: {c.paper_value}", "",
         markdown_table(["model", "dataset", "regime", "press", "items", "quantity (if other)", "estimate [95% CI]",
-                        "n (passages)", "verdict", "note"], rows), ""])
+                        "jackknife 95% CI", "n (passages; in the smallest dataset)", "verdict", "note"], rows), ""])
 
 
 INTRO = f"""Every claim gets a verdict by a rule fixed before the data were read (one module per claim, kvroute/claims/cNN_*.py): **supported** /
 **contradicted** when the 95% interval lies entirely on the claimed / the other side of the rule's threshold
 (where the design names only the supported side, contradicted is its mirror image), **inconclusive** when the
 interval spans the threshold or there is too little data (no interval, fewer than {base.MIN_PASSAGES} passages
-behind a passage-bootstrap interval, fewer than 5 passage clusters per parameter of a clustered model), **not
-run** when the configuration did not produce the claim's inputs. Intervals resample passages (stratified by
-dataset when datasets are pooled). Oracle-press answers enter C6 and C7 only.
+in any dataset behind a passage-bootstrap interval, fewer than 5 passage clusters per parameter of a clustered
+model), **inconclusive (not robust)** when the rule decides on the bootstrap interval but not on the jackknife's
+(leave one passage out; one dataset out for rows that pool datasets), **not run** when the configuration did
+not produce the claim's inputs. Intervals resample passages (stratified by dataset when datasets are pooled).
+Oracle-press answers enter C6 and C7 only. "–" marks an interval that does not exist (too little data, or a
+band that could not vary), with the reason in the note.
 
 `items = correct_at_0` rows restate a degradation claim on the items the model answered correctly
 uncompressed (H becomes H_cond): a small model fails many items at alpha = 0, and these rows show what
