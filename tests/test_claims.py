@@ -165,11 +165,40 @@ def test_oracle_rows_never_enter_the_grid_claims(tmp_path):
     assert with_oracle["estimate"] == without["estimate"]
 
 
+# --- gates and the jackknife ----------------------------------------------------------------------------------------
+
+def test_an_outlier_dataset_that_alone_drives_a_pooled_effect_is_not_robust():
+    # Five datasets keep their accuracy at 0.5; one loses everything. Resampling passages within datasets
+    # never drops the outlier, so the pooled bootstrap interval excludes 0.05; leaving it out removes the effect.
+    held = [plant(lambda p, q, r, u, regime: u < 0.1, passages=8, ratios=(0.0, 0.5), dataset=f"d{i}", seed=i)
+            for i in range(5)]
+    outlier = plant(lambda p, q, r, u, regime: r > 0, passages=8, ratios=(0.0, 0.5), dataset="outlier", seed=9)
+    rows = CLAIMS["C1"].evaluate(inputs(pd.concat([*held, outlier], ignore_index=True)), FAST)
+    pooled = one(rows, dataset=POOLED, items=R.ALL)
+    assert pooled["ci_lo"] > 0.05, pooled  # the bootstrap alone would call it contradicted
+    assert pooled["verdict"] == R.NOT_ROBUST and pooled["jk_by"] == "dataset", pooled
+    assert pooled["jk_lo"] < 0.05 < pooled["jk_hi"] and "leave-one-dataset-out" in pooled["note"]
+    assert one(rows, dataset="outlier", items=R.ALL)["verdict"] == R.CONTRADICTED  # there, it is real
+
+
+def test_a_pooled_row_is_gated_on_its_smallest_dataset():
+    big = [plant(lambda p, q, r, u, regime: u < 0.1 or r > 0, passages=10, ratios=(0.0, 0.5), dataset=f"d{i}",
+                 seed=i) for i in range(4)]
+    small = plant(lambda p, q, r, u, regime: u < 0.1 or r > 0, passages=2, ratios=(0.0, 0.5), dataset="small")
+    rows = CLAIMS["C1"].evaluate(inputs(pd.concat([*big, small], ignore_index=True)), FAST)
+    pooled = one(rows, dataset=POOLED, items=R.ALL)
+    assert pooled["n_passages"] == 42 and pooled["min_passages"] == 2
+    assert pooled["verdict"] == R.INCONCLUSIVE and "2 passages in the smallest dataset" in pooled["note"], pooled
+    assert one(rows, dataset="d0", items=R.ALL)["verdict"] == R.CONTRADICTED  # 10 passages: decided
+
+
 # --- C2: the probe against the answers ------------------------------------------------------------------------------
 
-def probe_scores(accuracy_at: dict[float, float], n_scored: int = 400) -> pd.DataFrame:
+def probe_scores(accuracy_at: dict[float, float], n_scored: int = 400, majority: float = 0.5) -> pd.DataFrame:
+    """probe_scores.csv rows; balanced accuracy as planted, accuracy too (balanced classes unless ``majority``)."""
     return pd.DataFrame([{"model": "m", "dataset": "all", "regime": "agnostic", "press": "adakv_ea", "ratio": r,
-                          "target": "correct", "layer": layer, "n_scored": n_scored, "accuracy": a, "reason": ""}
+                          "target": "correct", "layer": layer, "n_scored": n_scored, "accuracy": max(a, majority),
+                          "balanced_accuracy": a, "majority_accuracy": majority, "reason": ""}
                          for r, a in accuracy_at.items() for layer in ("3", "pooled")])
 
 
@@ -181,6 +210,19 @@ def test_c2_probe_degrading_while_answers_hold_is_supported():
     falling = plant(lambda p, q, r, u, regime: u < (0.1 if r == 0 else 0.4), passages=20, ratios=(0.0, 0.5))
     row = one(CLAIMS["C2"].evaluate(inputs(falling, probe=probe_scores({0.0: 0.9, 0.5: 0.6})), FAST), press="adakv_ea")
     assert row["verdict"] == R.INCONCLUSIVE and row["ci_lo"] < 0 < row["ci_hi"], row
+
+
+def test_c2_a_probe_at_its_majority_baseline_is_inconclusive():
+    # 82% of the answers are correct at ratio 0: a probe scoring 0.80 there is worse than always saying "correct".
+    answers = plant(lambda p, q, r, u, regime: u < 0.18, passages=20, ratios=(0.0, 0.5))
+    probe = probe_scores({0.0: 0.5, 0.5: 0.5}, majority=0.82)
+    probe["accuracy"] = np.where(probe["ratio"] == 0.0, 0.80, 0.78)
+    row = one(CLAIMS["C2"].evaluate(inputs(answers, probe=probe), FAST), press="adakv_ea")
+    assert row["verdict"] == R.INCONCLUSIVE and "majority class" in row["note"] and "0.800 vs 0.820" in row["note"]
+    # The same accuracies with a majority of 0.6 beat the baseline, and the rule decides again.
+    probe = probe_scores({0.0: 0.9, 0.5: 0.6}, majority=0.6)
+    row = one(CLAIMS["C2"].evaluate(inputs(answers, probe=probe), FAST), press="adakv_ea")
+    assert row["verdict"] == R.SUPPORTED, row
 
 
 # --- C6: the oracle presses ---------------------------------------------------------------------------------------
@@ -264,16 +306,45 @@ def test_c11_aware_abstaining_less_is_supported():
     assert row["verdict"] == R.SUPPORTED and row["estimate"] < 0, row
 
 
+def test_c11_says_how_many_discordant_pairs_mcnemar_needs():
+    from kvroute.claims.c11_aware_abstention import MIN_DISCORDANT
+    from scipy.stats import binomtest
+
+    # The bound is exact: d pairs all one way reach p < 0.05 from 6 on, never below.
+    assert MIN_DISCORDANT == 6
+    assert binomtest(5, 5).pvalue >= 0.05 > binomtest(6, 6).pvalue
+    # Three "I don't know" items, all abstaining agnostic and committing aware: three discordant pairs.
+    table = plant(lambda p, q, r, u, regime: regime == "aware" and r > 0, passages=3, questions=1,
+                  dataset="coreference", regimes=("agnostic", "aware"), ratios=(0.0, 0.5, 0.9))
+    table["answers"] = json.dumps(["I don't know"])
+    (row,) = CLAIMS["C11"].evaluate(inputs(table), FAST)
+    assert row["verdict"] == R.INCONCLUSIVE and ">= 6 discordant pairs" in row["note"] and "3 at 0.5" in row["note"]
+
+
 def test_c14_gain_is_supported_and_a_flat_curve_contradicted():
     # Half the questions fail, except at ratio 0.3, where most of them are answered.
     gains = plant(lambda p, q, r, u, regime: q < 3 and not (r == 0.3 and u < 0.8), passages=10,
                   ratios=(0.0, 0.1, 0.3, 0.5))
-    row = one(CLAIMS["C14"].evaluate(inputs(gains), FAST), dataset=POOLED)
-    assert row["verdict"] == R.SUPPORTED and "0.3" in row["quantity"], row
+    rows = CLAIMS["C14"].evaluate(inputs(gains), FAST)
+    assert one(rows, dataset="base")["verdict"] == R.SUPPORTED and "0.3" in one(rows, dataset="base")["quantity"]
+    assert one(rows, dataset=POOLED)["verdict"] == R.SUPPORTED  # the summary: one dataset's spike is enough
 
     flat = plant(lambda p, q, r, u, regime: q < 3, passages=10, ratios=(0.0, 0.1, 0.3, 0.5))
     row = one(CLAIMS["C14"].evaluate(inputs(flat), FAST), dataset=POOLED)
     assert row["verdict"] == R.CONTRADICTED, row
+
+
+def test_c14_a_spike_in_one_dataset_is_not_averaged_away_and_is_tested_over_datasets_x_ratios():
+    # base gains at 0.3 (most failing questions answered); five flat datasets dilute it in a pooled mean.
+    spike = plant(lambda p, q, r, u, regime: q < 3 and not (r == 0.3 and u < 0.8), passages=10,
+                  ratios=(0.0, 0.3, 0.5))
+    flat = [plant(lambda p, q, r, u, regime: q < 3, passages=10, ratios=(0.0, 0.3, 0.5), dataset=f"d{i}", seed=i)
+            for i in range(5)]
+    rows = CLAIMS["C14"].evaluate(inputs(pd.concat([spike, *flat], ignore_index=True)), FAST)
+    assert one(rows, dataset="base")["verdict"] == R.SUPPORTED
+    assert "BH over 12 tests" in one(rows, dataset="base")["note"]  # 6 datasets x 2 ratios
+    assert {one(rows, dataset=f"d{i}")["verdict"] for i in range(5)} == {R.CONTRADICTED}
+    assert one(rows, dataset=POOLED)["verdict"] == R.SUPPORTED
 
 
 # --- not run, never dropped ---------------------------------------------------------------------------------------

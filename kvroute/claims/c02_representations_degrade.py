@@ -11,6 +11,8 @@ from kvroute.claims.measure import CellMeans, Estimate, binomial_se, drop, norma
 
 RATIO = 0.5
 PROBE_DATASET, PROBE_TARGET = "all", "correct"  # probe_scores.csv: every dataset pooled; answer correctness
+# Balanced accuracy: a probe that always guesses the majority class scores 0.5 whatever the class balance.
+MEASURE = "balanced_accuracy"
 
 
 def probe_layer(probe: pd.DataFrame) -> str:
@@ -21,12 +23,26 @@ def probe_layer(probe: pd.DataFrame) -> str:
     return max(layers, key=lambda l: int(l) if l.isdigit() else -1)
 
 
+def probe_beats_baseline(zero: pd.Series) -> str:
+    """Why the probe at alpha = 0 says nothing about representations ("" when it beats its baselines): its
+    accuracy must exceed always guessing the majority class, and its balanced accuracy 0.5."""
+    acc, majority = float(zero["accuracy"]), float(zero.get("majority_accuracy", np.nan))
+    balanced = float(zero.get(MEASURE, np.nan))
+    if np.isfinite(majority) and acc <= majority:
+        return (f"the probe does not beat always guessing the majority class at alpha = 0 (accuracy {acc:.3f} vs "
+                f"{majority:.3f}): it reads class balance, not representations")
+    if np.isfinite(balanced) and balanced <= 0.5:
+        return f"the probe's balanced accuracy at alpha = 0 is {balanced:.3f}, no better than chance (0.5)"
+    return ""
+
+
 class RepresentationsDegrade(Claim):
     id = "C2"
     statement = "...while internal representations degrade (abstract, 6.5, Fig. 25)"
-    quantity = ("(probe accuracy(0) - probe accuracy(0.5)) - (answer accuracy(0) - answer accuracy(0.5)); "
-                "answer-correctness probe, all datasets, layer-pooled state")
-    rule = "supported if the CI's lower end > 0; contradicted if its upper end < 0"
+    quantity = ("(probe balanced accuracy(0) - balanced accuracy(0.5)) - (answer accuracy(0) - "
+                "answer accuracy(0.5)); answer-correctness probe, all datasets, layer-pooled state")
+    rule = ("supported if the CI's lower end > 0; contradicted if its upper end < 0; inconclusive where the probe "
+            "does not beat its majority-class baseline at alpha = 0")
     paper_value = "qualitative (Fig. 25)"
     needs = Needs(ratios=(RATIO,))
 
@@ -51,7 +67,13 @@ class RepresentationsDegrade(Claim):
                 reasons = "; ".join(text(c["reason"].iloc[0]) for c in cells.values() if len(c) and "reason" in c)
                 out.append(self.row(m.model, INCONCLUSIVE, "probe accuracy missing", reasons, why, **keys))
                 continue
-            (a0, n0), (a5, n5) = ((float(c["accuracy"].iloc[0]), int(c["n_scored"].iloc[0])) for c in cells.values())
+            zero = cells[0.0].iloc[0]
+            beaten = probe_beats_baseline(zero)
+            if beaten:
+                out.append(self.row(m.model, INCONCLUSIVE, beaten, why, **keys))
+                continue
+            (a0, n0), (a5, n5) = ((float(c[MEASURE].iloc[0]) if MEASURE in c else float(c["accuracy"].iloc[0]),
+                                   int(c["n_scored"].iloc[0])) for c in cells.values())
             answers = at(m.answers, regime=regime, press=press)
             cm = CellMeans(answers, correct(answers), ["ratio"], s.n_boot, s.seed)
             if not cm.has(0.0, RATIO):
@@ -64,7 +86,7 @@ class RepresentationsDegrade(Claim):
             est = Estimate(estimate, lo, hi, n0 + n5, answer.n_passages)
             out.append(self.row(
                 m.model, *gated(est.n_passages, self.decide(lo, hi)),
-                f"probe accuracy {a0:.3f} -> {a5:.3f} (layer {layer}); answer accuracy drop "
+                f"probe {MEASURE.replace('_', ' ')} {a0:.3f} -> {a5:.3f} (layer {layer}); answer accuracy drop "
                 f"{answer.estimate:+.3f} [{answer.ci_lo:+.3f}, {answer.ci_hi:+.3f}]",
                 "interval: normal approximation; probe accuracy as binomial over its scored answers "
                 "(probe_scores.csv keeps no per-passage predictions, so passage clustering of the probe's "

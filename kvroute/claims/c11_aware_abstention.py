@@ -14,6 +14,17 @@ from kvroute.stats import mcnemar_table
 RATIOS = (0.5, 0.9)
 
 
+def min_discordant(alpha: float = ALPHA) -> int:
+    """Fewest discordant pairs with which an exact two-sided McNemar test can reach p < alpha (all one way)."""
+    d = 1
+    while 2 * 0.5 ** d >= alpha:
+        d += 1
+    return d
+
+
+MIN_DISCORDANT = min_discordant()  # 6 at alpha = 0.05
+
+
 class AwareAbstention(Claim):
     id = "C11"
     statement = "The aware regime hurts abstention on coreference (4.1)"
@@ -61,7 +72,12 @@ class AwareAbstention(Claim):
         tests = mcnemar_table(idk, group=("model", "press", "ratio"), outcomes=("correct",))
         found = [(ratio_key(t["ratio"]), float(t["diff"]), float(t["p"]), int(t["n_pairs"]))
                  for _, t in tests.iterrows()]
+        discordant = {ratio_key(t["ratio"]): int(t["agnostic_only"] + t["aware_only"]) for _, t in tests.iterrows()}
         verdict = self.decide([(r, d, p) for r, d, p, _ in found])
+        if verdict[0] == INCONCLUSIVE and max(discordant.values(), default=0) < MIN_DISCORDANT:
+            verdict = (INCONCLUSIVE, f"McNemar can reach p < {ALPHA} only with >= {MIN_DISCORDANT} discordant pairs "
+                                     f"(all one way); these have "
+                                     f"{', '.join(f'{n} at {r:g}' for r, n in discordant.items())}")
         # The ratio shown: the one that decided, else the highest.
         decided = [f for f in found if f[2] < ALPHA and (f[1] < 0) == (verdict[0] == SUPPORTED)]
         shown = (decided or sorted(found, key=lambda f: -f[0]) or [(np.nan,) * 4])[0]
