@@ -214,6 +214,33 @@ def test_breakpoint_warns_when_the_cliff_is_at_the_grid_edge():
     assert row["cliff"] and row["at_edge"] and "extend the grid" in row["warning"]
 
 
+def test_a_hinge_on_a_curve_that_starts_at_0_beats_a_line_that_is_never_negative():
+    # H_cond's shape: nothing hallucinates up to 0.6, then the rate climbs. A line clipped at 0 could run below
+    # 0 over the flat part and fit it for free; bounded, it must pay for the flat part.
+    from kvroute.stats.breakpoint import fit_line
+
+    grid = [0.0, 0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95]
+    k = {r: 0 if r <= 0.6 else round(20 * (r - 0.6)) for r in grid}  # 0 ... 0, 2, 4, 5, 6, 7 of 100
+    row = breakpoint_test(counts_table(k), n_boot=0).iloc[0]
+    # Clipped, the line scored dAIC 8.1 here (C3: inconclusive); bounded, the hinge clears 10.
+    assert row["cliff_model"] == "hinge" and row["delta_aic"] > 10, row
+    assert 0.5 <= row["cliff_ratio"] <= 0.7
+    x = np.array(grid)
+    line = fit_line(x, np.array([k[r] for r in grid], float), np.full(len(grid), 100.0))
+    assert line["pred"].min() >= -1e-9  # the line stays a rate
+
+
+def test_passage_clustering_shrinks_the_evidence_of_correlated_answers():
+    # Whole passages hallucinate together: the same counts as independent answers, but 10 passages of evidence.
+    grid = [0.0, 0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 0.95]
+    k = {r: 10 if r <= 0.6 else 50 if r < 0.9 else 70 for r in grid}
+    spread = counts_table(k)  # hallucinations spread over the passages
+    together = spread.copy()
+    together["passage_id"] = "p" + (together["qid"].str[1:].astype(int) // 10).astype(str)  # by hallucination rank
+    a, b = breakpoint_test(spread, n_boot=0).iloc[0], breakpoint_test(together, n_boot=0).iloc[0]
+    assert b["dispersion"] > 3 * a["dispersion"] and b["delta_aic"] < a["delta_aic"]
+
+
 def test_breakpoint_tiny_grid_gives_a_reason():
     row = breakpoint_test(counts_table({0.0: 5, 0.5: 50})).iloc[0]
     assert not row["cliff"] and "need 5" in row["reason"]

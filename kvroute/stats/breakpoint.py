@@ -5,7 +5,9 @@ kvroute.stats.curves.cliff_location is secondary: it can only land on a grid
 interval and moves with the grid spacing). Per group, the hallucination
 counts k_j of n_j answers at each grid ratio x_j are fitted by binomial
 maximum likelihood (identity link, so "linear" really means a straight line
-in H) with three curves:
+in H) with three curves, all on one bounded scale: a fit whose rate leaves
+[0, 1] at a grid ratio is refused, so the line cannot dip below 0 where no
+answer hallucinates (H_cond starts at exactly 0) and win there for free:
 
 - line:    H = a + b x                                   (2 parameters)
 - hinge:   H = a + b x + c (x - k)+, k profiled over the  (4, counting k)
@@ -26,8 +28,9 @@ and counted in ``share_no_rise``.
 Whether there is a cliff at all is a test: the better nonlinear curve
 against the line by AIC and by a likelihood-ratio test on 2 degrees of
 freedom. Answers of one passage are correlated, so counts are overdispersed;
-the LR statistic is divided by a Pearson dispersion estimate (>= 1) from the
-nonlinear fit, as a quasi-likelihood F test would. k and x0 are estimated,
+the LR statistic and the AIC difference (a quasi-AIC) are divided by a
+Pearson dispersion estimate (>= 1) of the nonlinear fit over passage x ratio
+cells, so inference is clustered by passage. k and x0 are estimated,
 so the chi-square p-value is approximate (Davies' problem); read it with the
 AIC difference. ``cliff`` needs all of: nonlinear AIC at least 2 below the
 line's, LR p < alpha, and a rise. ``at_edge`` warns when the break sits in
@@ -48,14 +51,22 @@ from kvroute.stats.bootstrap import passage_weights, percentile
 from kvroute.stats.curves import DEFAULT_GROUP, passage_groups
 
 EPS = 1e-9
+BOUND_TOL = 1e-9  # how far outside [0, 1] a fitted rate may stray (rounding) before the fit is refused
 MIN_DELTA_AIC = 2.0  # a nonlinear curve must beat the line by this much to show a rise
 LOG_S = (np.log(1e-4), np.log(10.0))  # sigmoid scale bounds: a step to a near-line
 
 
 def _loglik(p: np.ndarray, k: np.ndarray, n: np.ndarray) -> np.ndarray:
-    # The binomial coefficient is left out: it is the same for every curve.
+    """Binomial log-likelihood per row; -inf where the curve leaves [0, 1] at a grid ratio.
+
+    The bound is what makes a line comparable with the curves: clipped instead, a line could dip below 0
+    wherever no answer hallucinates (H_cond starts at exactly 0) and fit those points perfectly there.
+    The binomial coefficient is left out: it is the same for every curve.
+    """
+    outside = ((p < -BOUND_TOL) | (p > 1 + BOUND_TOL)).any(axis=-1)
     p = np.clip(p, EPS, 1 - EPS)
-    return (k * np.log(p) + (n - k) * np.log1p(-p)).sum(axis=-1)
+    ll = (k * np.log(p) + (n - k) * np.log1p(-p)).sum(axis=-1)
+    return np.where(outside, -np.inf, ll)
 
 
 def _linear(X: np.ndarray):
@@ -76,8 +87,9 @@ def _sigmoid(x: np.ndarray):
 
 
 def _sigmoid_bounds(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # x0 inside the grid: beyond it the likelihood is flat and the data cannot place a break.
-    return np.array([-np.inf, -np.inf, x[0], LOG_S[0]]), np.array([np.inf, np.inf, x[-1], LOG_S[1]])
+    # Levels are rates (in [0, 1]); x0 inside the grid: beyond it the likelihood is flat and the data cannot
+    # place a break.
+    return np.array([0.0, 0.0, x[0], LOG_S[0]]), np.array([1.0, 1.0, x[-1], LOG_S[1]])
 
 
 def _fit(curve, theta: np.ndarray, k: np.ndarray, n: np.ndarray, bounds=None, max_iter: int = 100):
@@ -129,10 +141,16 @@ def _hinge_design(x: np.ndarray, kinks: np.ndarray) -> np.ndarray:
 
 
 def _wls_start(X: np.ndarray, k: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Weighted least squares of k/n on each design (B, J, P): where ML starts."""
+    """Weighted least squares of k/n on each design (B, J, P): where ML starts. A design whose least-squares
+    line leaves [0, 1] on the grid starts flat at the mean rate instead (the fit must start inside)."""
     y = np.divide(k, n, out=np.zeros_like(k, dtype=float), where=n > 0)
     A = np.einsum("bjp,j,bjq->bpq", X, n, X) + 1e-12 * np.eye(X.shape[2])
-    return np.linalg.solve(A, np.einsum("bjp,j->bp", X, n * y)[..., None])[..., 0]
+    theta = np.linalg.solve(A, np.einsum("bjp,j->bp", X, n * y)[..., None])[..., 0]
+    pred = np.einsum("bjp,bp->bj", X, theta)
+    outside = ((pred < 0) | (pred > 1)).any(axis=1)
+    flat = np.zeros_like(theta)
+    flat[:, 0] = np.clip(k.sum() / max(n.sum(), 1), EPS, 1 - EPS)  # design column 0 is the intercept
+    return np.where(outside[:, None], flat, theta)
 
 
 def _line_design(x: np.ndarray) -> np.ndarray:
@@ -145,9 +163,11 @@ def fit_line(x, k, n) -> dict:
     return {"ll": float(ll[0]), "params": theta[0], "pred": X[0] @ theta[0]}
 
 
-def _delta_aic(ll_nonlinear, ll_line):
-    """AIC of the line minus that of a 4-parameter curve (positive: the curve is better)."""
-    return 2 * (np.asarray(ll_nonlinear) - ll_line) - 4
+def _delta_aic(ll_nonlinear, ll_line, dispersion: float = 1.0):
+    """Quasi-AIC of the line minus that of a 4-parameter curve (positive: the curve is better): the
+    log-likelihoods are divided by the passage-level dispersion, so correlated answers of one passage do not
+    count as independent evidence."""
+    return 2 * (np.asarray(ll_nonlinear) - ll_line) / dispersion - 4
 
 
 def _candidates(x: np.ndarray) -> np.ndarray:
@@ -180,7 +200,8 @@ def fit_sigmoid(x, k, n) -> dict:
             "rise": bool(hi > lo), "scale": float(np.exp(log_s))}
 
 
-def bootstrap_breaks(x, K, N, strata, line: dict, hinge: dict, sig: dict, n_boot: int, seed: int):
+def bootstrap_breaks(x, K, N, strata, line: dict, hinge: dict, sig: dict, n_boot: int, seed: int,
+                     dispersion: float = 1.0):
     """(breaks, rises) of the better nonlinear curve in each passage resample
     (rises: it shows a rise, as the module docstring defines).
 
@@ -203,16 +224,20 @@ def bootstrap_breaks(x, K, N, strata, line: dict, hinge: dict, sig: dict, n_boot
     use_hinge = ll_h[best, cols] >= ll_s
     breaks = np.where(use_hinge, kinks[best], theta_s[:, 2])
     rises = np.where(use_hinge, theta_h[best, cols, 2] > 0, theta_s[:, 1] > theta_s[:, 0])
-    rises &= _delta_aic(np.maximum(ll_h[best, cols], ll_s), ll_line) >= MIN_DELTA_AIC
+    rises &= _delta_aic(np.maximum(ll_h[best, cols], ll_s), ll_line, dispersion) >= MIN_DELTA_AIC
     return breaks, rises
 
 
-def _pearson_dispersion(pred, k, n, n_params: int) -> float:
-    p = np.clip(pred, EPS, 1 - EPS)
-    df = len(k) - n_params
+def _pearson_dispersion(pred, K, N, n_params: int) -> float:
+    """Pearson dispersion (>= 1) over passage x ratio cells: how much more one passage's answers vary
+    together than independent answers would. K, N: (n_passages, J) counts; pred: the fitted rate per ratio."""
+    p = np.clip(pred, EPS, 1 - EPS)[None, :]
+    cells = N > 0
+    df = int(cells.sum()) - n_params
     if df <= 0:
         return 1.0
-    return max(1.0, float((((k - n * p) ** 2) / (n * p * (1 - p))).sum() / df))
+    resid = np.where(cells, (K - N * p) ** 2 / np.where(cells, N * p * (1 - p), 1.0), 0.0)
+    return max(1.0, float(resid.sum() / df))
 
 
 def _one(x, K, N, strata, alpha: float, min_ratios: int, n_boot: int, seed: int, ci: float) -> dict:
@@ -229,11 +254,11 @@ def _one(x, K, N, strata, alpha: float, min_ratios: int, n_boot: int, seed: int,
     aic = {"line": 4 - 2 * line["ll"], "hinge": 8 - 2 * hinge["ll"], "sigmoid": 8 - 2 * sig["ll"]}
     alt_name = "hinge" if aic["hinge"] <= aic["sigmoid"] else "sigmoid"
     alt = hinge if alt_name == "hinge" else sig
-    phi = _pearson_dispersion(alt["pred"], k, n, 4)
+    phi = _pearson_dispersion(alt["pred"], K, N, 4)
     lr = max(0.0, 2 * (alt["ll"] - line["ll"])) / phi
     row.update(aic_line=aic["line"], aic_hinge=aic["hinge"], aic_sigmoid=aic["sigmoid"],
                best_model=min(aic, key=aic.get), cliff_model=alt_name,
-               delta_aic=float(_delta_aic(alt["ll"], line["ll"])),
+               delta_aic=float(_delta_aic(alt["ll"], line["ll"], phi)),
                dispersion=phi, lr_stat=lr, lr_p=float(st.chi2.sf(lr, 2)), hinge_break=hinge["break"],
                sigmoid_x0=sig["break"], sigmoid_scale=sig["scale"])
     shows_rise = bool(alt["rise"] and row["delta_aic"] >= MIN_DELTA_AIC)
@@ -247,7 +272,7 @@ def _one(x, K, N, strata, alpha: float, min_ratios: int, n_boot: int, seed: int,
             row["warning"] = (f"break at {where:.3g} lies in the first or last grid interval "
                               f"[{x[0]:.3g}, {x[1]:.3g}] / [{x[-2]:.3g}, {x[-1]:.3g}]; extend the grid")
     if n_boot > 0 and len(K) > 1:
-        breaks, rises = bootstrap_breaks(x, K, N, strata, line, hinge, sig, n_boot, seed)
+        breaks, rises = bootstrap_breaks(x, K, N, strata, line, hinge, sig, n_boot, seed, phi)
         row.update(n_boot=n_boot, share_no_rise=float(1 - rises.mean()))
         if rises.any():
             lo, hi = percentile(breaks[rises], ci)
