@@ -192,6 +192,27 @@ def test_a_pooled_row_is_gated_on_its_smallest_dataset():
     assert one(rows, dataset="d0", items=R.ALL)["verdict"] == R.CONTRADICTED  # 10 passages: decided
 
 
+# --- C4: GER against H over cells ----------------------------------------------------------------------------------
+
+def test_c4_needs_pearson_and_spearman_from_the_passage_bootstrap():
+    from kvroute.stats import ger_aggregate
+
+    def with_ger(table, ger_of_ratio):
+        return table.assign(ger=table["ratio"].map(ger_of_ratio).astype(float))
+
+    # H and GER rise together with the ratio, in every passage.
+    rising = with_ger(plant(sigmoid_cliff(0.6, steep=12), passages=12), lambda r: r ** 2)
+    ger = per_dataset(ger_aggregate, rising, ("model", "regime"), n_boot=200)
+    (row,) = [r for r in CLAIMS["C4"].evaluate(inputs(rising, ger=ger), FAST) if r["items"] == R.ALL]
+    assert row["verdict"] == R.SUPPORTED and row["estimate"] > 0.8, row
+    assert "Spearman rho" in row["note"] and row["jk_by"] == "passage"
+    # GER flat while H rises: no correlation, and the bootstrap says so.
+    unrelated = with_ger(plant(sigmoid_cliff(0.6, steep=12), passages=12), lambda r: 0.3 + 0.01 * ((r * 10) % 3))
+    ger = per_dataset(ger_aggregate, unrelated, ("model", "regime"), n_boot=200)
+    (row,) = [r for r in CLAIMS["C4"].evaluate(inputs(unrelated, ger=ger), FAST) if r["items"] == R.ALL]
+    assert row["verdict"] != R.SUPPORTED and not row["estimate"] > 0.8, row
+
+
 # --- C2: the probe against the answers ------------------------------------------------------------------------------
 
 def probe_scores(accuracy_at: dict[float, float], n_scored: int = 400, majority: float = 0.5) -> pd.DataFrame:

@@ -357,8 +357,19 @@ def test_ger_aggregate_matches_scipy_with_ratio0_counted_once():
     assert len(cells) == 19
     assert agg["pearson_r"] == pytest.approx(st.pearsonr(cells["g"], cells["h"])[0])
     assert agg["spearman_rho"] == pytest.approx(st.spearmanr(cells["g"], cells["h"])[0])
-    z = np.arctanh(agg["pearson_r"])
-    assert agg["pearson_hi"] == pytest.approx(np.tanh(z + 1.959964 / np.sqrt(19 - 3)), rel=1e-5)
+    # The intervals resample passages and recompute every cell (the cells share passages: not 19 independent
+    # points); without a bootstrap they fall back to Fisher z over the cells.
+    assert agg["ci_method"] == "passage bootstrap (1000)"
+    assert agg["pearson_lo"] < agg["pearson_r"] < agg["pearson_hi"]
+    assert agg["spearman_lo"] < agg["spearman_rho"] < agg["spearman_hi"]
+    fisher = ger_aggregate(q, n_boot=0).iloc[0]
+    z = np.arctanh(fisher["pearson_r"])
+    assert fisher["ci_method"] == "Fisher z over cells"
+    assert fisher["pearson_hi"] == pytest.approx(np.tanh(z + 1.959964 / np.sqrt(19 - 3)), rel=1e-5)
+    # Fewer passages, wider band; the Fisher band does not notice.
+    few = q[q["passage_id"].isin(sorted(q["passage_id"].unique())[:3])]
+    narrow = ger_aggregate(few).iloc[0]
+    assert narrow["pearson_hi"] - narrow["pearson_lo"] > agg["pearson_hi"] - agg["pearson_lo"]
 
 
 def test_mcnemar_on_a_constructed_table():

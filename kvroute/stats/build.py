@@ -64,7 +64,7 @@ def build_stats(scores: pd.DataFrame, questions: pd.DataFrame, n_boot: int = 100
         "mcnemar": lambda: per_dataset(stats.mcnemar_table, scores, ("model", "press", "ratio")),
         "tags": lambda: per_dataset(stats.tag_tests, scores, CELL_GROUP),
         "ger_item": lambda: per_dataset(stats.ger_item_model, questions, ("model", "regime"), ratio_term=ratio_term),
-        "ger": lambda: stats.ger_verdict(per_dataset(stats.ger_aggregate, questions, ("model", "regime")),
+        "ger": lambda: stats.ger_verdict(per_dataset(stats.ger_aggregate, questions, ("model", "regime"), **boot),
                                          tables["ger_item"]),
         "erasure": lambda: per_dataset(erasure_table, questions, CELL_GROUP),
         "rigidity": lambda: per_dataset(stats.rigidity_model, questions, ("model", "regime")),

@@ -4,7 +4,7 @@ Two views, reported side by side because they can disagree:
 
 - ger_aggregate: the paper's view (Fig. 24). Per (press, ratio) cell, mean GER
   and hallucination rate H; Pearson and Spearman correlation across cells
-  with Fisher-z confidence intervals. Ratio 0 is one uncompressed cache that
+  with passage-bootstrap confidence intervals. Ratio 0 is one uncompressed cache that
   every press shares, so it is one cell, not one per press. Both GER and H
   rise with alpha, so a strong correlation here can be nothing but a common
   trend in alpha.
@@ -28,6 +28,7 @@ from scipy import stats as st
 
 from kvroute.frames import present, require
 from kvroute.scoring import is_idk_gold, parse_answers, with_correct_at_0
+from kvroute.stats.bootstrap import cluster_ids, passage_weights, percentile, ratio_of, strata_of
 from kvroute.stats.clustered import (COEF_COLUMNS, clusters_note, coef_rows, controls, drop_separated_ratios,
                                      NotEstimable, fit_logit, model_frame)
 from kvroute.stats.curves import _groups
@@ -65,35 +66,71 @@ def ratio0_once(df: pd.DataFrame) -> pd.DataFrame:
     return df[~zero | (df["press"].astype(str) == first).to_numpy()]
 
 
-def ger_aggregate(questions: pd.DataFrame, group=GROUP, cell=CELL, ci: float = 0.95) -> pd.DataFrame:
+def ger_aggregate(questions: pd.DataFrame, group=GROUP, cell=CELL, ci: float = 0.95, n_boot: int = 1000,
+                  seed: int = 0) -> pd.DataFrame:
     """Columns: *group, n_cells, n_questions, pearson_r, pearson_lo, pearson_hi, pearson_p,
-    spearman_rho, spearman_lo, spearman_hi, spearman_p, reason.
+    spearman_rho, spearman_lo, spearman_hi, spearman_p, ci_method, reason.
 
     Cells are press x ratio with ratio 0 counted once (n_questions counts its
-    answers once too). Spearman's interval uses the Bonett-Wright standard
-    error sqrt((1 + rho^2/2)/(n-3)).
+    answers once too). The cells are not independent (they share passages), so
+    both correlations' intervals come from a passage bootstrap (stratified by
+    dataset) that recomputes every cell's mean GER and H per resample; with
+    ``n_boot`` 0 they are Fisher-z intervals over the cells (Spearman's with
+    the Bonett-Wright standard error sqrt((1 + rho^2/2)/(n-3))).
     """
     rows = []
     for key, sub in _keyed(_usable(questions), group):
         sub = ratio0_once(sub)
         cells = sub.groupby(list(cell), sort=True).agg(ger=("ger", "mean"), h=("hallucination", "mean"))
-        row = {**key, "n_cells": len(cells), "n_questions": len(sub), "reason": ""}
+        row = {**key, "n_cells": len(cells), "n_questions": len(sub), "ci_method": "", "reason": ""}
         for name in ("pearson_r", "pearson_lo", "pearson_hi", "pearson_p",
                      "spearman_rho", "spearman_lo", "spearman_hi", "spearman_p"):
             row[name] = np.nan
         if len(cells) < 4:
-            row["reason"] = f"only {len(cells)} cells (need 4 for a Fisher-z interval)"
+            row["reason"] = f"only {len(cells)} cells (need 4 for an interval)"
         elif cells["ger"].nunique() < 2 or cells["h"].nunique() < 2:
             row["reason"] = "GER or hallucination rate is constant across cells"
         else:
             r, p = st.pearsonr(cells["ger"], cells["h"])
             rho, ps = st.spearmanr(cells["ger"], cells["h"])
-            lo, hi = _fisher_ci(r, len(cells), ci)
-            slo, shi = _fisher_ci(rho, len(cells), ci, np.sqrt(1 + rho**2 / 2))
-            row.update(pearson_r=float(r), pearson_lo=lo, pearson_hi=hi, pearson_p=float(p),
-                       spearman_rho=float(rho), spearman_lo=slo, spearman_hi=shi, spearman_p=float(ps))
+            row.update(pearson_r=float(r), pearson_p=float(p), spearman_rho=float(rho), spearman_p=float(ps))
+            if n_boot > 0 and cluster_ids(sub).nunique() > 1:
+                (lo, hi), (slo, shi) = _bootstrap_correlations(sub, list(cell), n_boot, seed, ci)
+                row["ci_method"] = f"passage bootstrap ({n_boot})"
+            else:
+                lo, hi = _fisher_ci(r, len(cells), ci)
+                slo, shi = _fisher_ci(rho, len(cells), ci, np.sqrt(1 + rho**2 / 2))
+                row["ci_method"] = "Fisher z over cells"
+            row.update(pearson_lo=lo, pearson_hi=hi, spearman_lo=slo, spearman_hi=shi)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _bootstrap_correlations(sub: pd.DataFrame, cell: list[str], n_boot: int, seed: int, ci: float):
+    """Percentile intervals of Pearson r and Spearman rho over cells whose means are recomputed in each
+    passage resample."""
+    clusters = cluster_ids(sub).to_numpy()
+    passages, p_idx = np.unique(clusters, return_inverse=True)
+    c_idx = sub.groupby(cell, sort=True).ngroup().to_numpy()
+    shape = (len(passages), c_idx.max() + 1)
+    sums = {name: np.zeros(shape) for name in ("ger", "h", "n")}
+    np.add.at(sums["ger"], (p_idx, c_idx), sub["ger"].to_numpy(float))
+    np.add.at(sums["h"], (p_idx, c_idx), sub["hallucination"].to_numpy(float))
+    np.add.at(sums["n"], (p_idx, c_idx), 1.0)
+    strata = strata_of(sub).groupby(clusters).first().reindex(passages).to_numpy()
+    w = passage_weights(strata, n_boot, seed)
+    ger, h = ratio_of(w, sums["ger"], sums["n"]), ratio_of(w, sums["h"], sums["n"])  # (n_boot, cells)
+    ok = np.isfinite(ger).all(axis=1) & np.isfinite(h).all(axis=1)
+    pearson = _row_corr(ger[ok], h[ok])
+    spearman = _row_corr(st.rankdata(ger[ok], axis=1), st.rankdata(h[ok], axis=1))
+    return percentile(pearson, ci), percentile(spearman, ci)
+
+
+def _row_corr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson r of each row of ``a`` with the same row of ``b`` (NaN for a constant row)."""
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
 
 
 def item_rows(questions: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
