@@ -213,6 +213,18 @@ def test_c4_needs_pearson_and_spearman_from_the_passage_bootstrap():
     assert row["verdict"] != R.SUPPORTED and not row["estimate"] > 0.8, row
 
 
+# --- C12: hops, a passage-clustered model ---------------------------------------------------------------------------
+
+def test_c12_faster_decline_with_more_hops_is_supported_and_checked_by_the_jackknife():
+    # One-hop questions barely notice compression; three-hop ones fall with it.
+    hops = plant(lambda p, q, r, u, regime: u < 0.1 + 0.35 * r * (q % 3), passages=20, questions=6,
+                 ratios=(0.0, 0.25, 0.5, 0.75, 0.9), dataset="hops", hop=lambda q: 1 + q % 3)
+    rows = CLAIMS["C12"].evaluate(inputs(hops), R.Settings(n_boot=50, generators={"hops": "hops"}))
+    row = one(rows, items=R.ALL, press="adakv_ea")
+    assert row["verdict"] == R.SUPPORTED and row["estimate"] < 0, row
+    assert row["jk_by"] == "passage" and row["jk_hi"] < 0, row
+
+
 # --- C2: the probe against the answers ------------------------------------------------------------------------------
 
 def probe_scores(accuracy_at: dict[float, float], n_scored: int = 400, majority: float = 0.5) -> pd.DataFrame:

@@ -152,6 +152,13 @@ def robust(decision: tuple[str, str], est: Estimate, decide) -> tuple[str, str]:
     return decision
 
 
+def clustered_judged(est: Estimate, threshold: float, claimed: str, reason: str = "", clusters_note: str = ""
+                     ) -> tuple[str, str]:
+    """A passage-clustered model's coefficient: ``clustered``'s verdict, checked by the jackknife's interval."""
+    return robust(clustered(est.ci_lo, est.ci_hi, threshold, claimed, reason, clusters_note), est,
+                  lambda lo, hi: by_interval(lo, hi, threshold, claimed))
+
+
 def judged(est: Estimate, decide) -> tuple[str, str]:
     """``decide(lo, hi)`` on a passage-bootstrap interval: gated on the smallest dataset's passages behind it,
     then checked by the jackknife (``robust``)."""

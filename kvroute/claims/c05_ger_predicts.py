@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from kvroute.claims.base import (NOT_RUN, Claim, ModelInputs, Needs, Settings, at, clustered, primary_regime, text)
-from kvroute.claims.measure import Estimate
+from kvroute.claims.base import (NOT_RUN, Claim, ModelInputs, Needs, Settings, at, clustered, clustered_judged,
+                                 primary_regime, text)
+from kvroute.claims.measure import Estimate, jackknife
 from kvroute.frames import POOLED
+from kvroute.stats import ger_item_model
+
+
+def ger_coefficient(answers: pd.DataFrame) -> float:
+    """GER's coefficient in the item model: what the jackknife refits."""
+    t = ger_item_model(answers, group=("model", "regime"))
+    t = t[t["term"] == "ger"]
+    return float(t["coef"].iloc[0]) if len(t) == 1 else np.nan
 
 
 class GerPredicts(Claim):
@@ -29,8 +39,11 @@ class GerPredicts(Claim):
         if t.empty:
             return [self.row(m.model, NOT_RUN, "ger_item_model.csv has no pooled ger row", regime=regime)]
         g = t.iloc[0]
+        answers = at(m.answers, regime=regime)
         est = Estimate(float(g["coef"]), float(g["ci_lo"]), float(g["ci_hi"]), g["n"], g["n_clusters"])
-        verdict = self.decide(est.ci_lo, est.ci_hi, text(g["reason"]), text(g["note"]))
+        if not text(g["reason"]) and not text(g["note"]):
+            est.jk_by, est.jk_lo, est.jk_hi = jackknife(answers, ger_coefficient, est.estimate)
+        verdict = clustered_judged(est, 0.0, "above", text(g["reason"]), text(g["note"]))
         odds = f"odds ratio per unit GER {g['odds_ratio']:.3g}" if np.isfinite(g["odds_ratio"]) else ""
         return [self.row(m.model, *verdict, odds, text(g["method"]), why, regime=regime, est=est)]
 

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from kvroute.claims.base import (NOT_RUN, Claim, ModelInputs, Needs, Settings, at, clustered, primary_regime, text)
-from kvroute.claims.measure import Estimate
+from kvroute.claims.base import (NOT_RUN, Claim, ModelInputs, Needs, Settings, at, clustered, clustered_judged,
+                                 primary_regime, text)
+from kvroute.claims.measure import Estimate, jackknife
 from kvroute.frames import POOLED
+from kvroute.stats import rigidity_model
+
+
+def rho_odds_ratio(answers: pd.DataFrame) -> float:
+    """The odds ratio per SD of rho in the rigidity model: what the jackknife refits."""
+    t = rigidity_model(answers, group=("model", "regime"))
+    t = t[(t["measure"].astype(str) == "all_tokens") & (t["term"].astype(str) == "rho")]
+    return float(t["odds_ratio_per_sd"].iloc[0]) if len(t) == 1 else np.nan
 
 
 class Rigidity(Claim):
@@ -34,7 +44,9 @@ class Rigidity(Claim):
         g = rho.iloc[0]
         est = Estimate(float(g["odds_ratio_per_sd"]), float(g["odds_ratio_per_sd_lo"]),
                        float(g["odds_ratio_per_sd_hi"]), g["n"], g["n_clusters"])
-        verdict = self.decide(est.ci_lo, est.ci_hi, text(g["reason"]), text(g["note"]))
+        if not text(g["reason"]) and not text(g["note"]):
+            est.jk_by, est.jk_lo, est.jk_hi = jackknife(at(m.answers, regime=regime), rho_odds_ratio, est.estimate)
+        verdict = clustered_judged(est, 1.0, "above", text(g["reason"]), text(g["note"]))
         c = cons.iloc[0] if len(cons) else None
         other = (f"consensus OR per SD {c['odds_ratio_per_sd']:.3g} [{c['odds_ratio_per_sd_lo']:.3g}, "
                  f"{c['odds_ratio_per_sd_hi']:.3g}]") if c is not None and np.isfinite(c["odds_ratio_per_sd"]) else ""

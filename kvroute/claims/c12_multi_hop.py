@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from kvroute.claims.base import (NOT_RUN, Claim, ModelInputs, Needs, Settings, at, clustered, correct, item_sets,
-                                 presses, primary_regime)
-from kvroute.claims.measure import Estimate, interaction
+from kvroute.claims.base import (NOT_RUN, Claim, ModelInputs, Needs, Settings, at, clustered, clustered_judged,
+                                 correct, item_sets, presses, primary_regime)
+from kvroute.claims.measure import Estimate, interaction, jackknife
+
+
+def hop_interaction(answers: pd.DataFrame) -> dict:
+    return interaction(answers.assign(correct=correct(answers), hop=pd.to_numeric(answers["hop"], errors="coerce")),
+                       "correct", "hop", "ratio")
 
 
 class MultiHop(Claim):
@@ -34,10 +39,13 @@ class MultiHop(Claim):
             for items, table in item_sets(answers):
                 for press in presses(answers):
                     sub = at(table, press=press)
-                    fit = interaction(sub.assign(correct=correct(sub), hop=pd.to_numeric(sub["hop"], errors="coerce")),
-                                      "correct", "hop", "ratio")
+                    fit = hop_interaction(sub)
                     est = Estimate(fit["coef"], fit["ci_lo"], fit["ci_hi"], fit["n"], fit["n_clusters"])
-                    out.append(self.row(m.model, *self.decide(est.ci_lo, est.ci_hi, fit["reason"], fit["note"]),
+                    if not fit["reason"] and not fit["note"]:
+                        est.jk_by, est.jk_lo, est.jk_hi = jackknife(sub, lambda t: hop_interaction(t)["coef"],
+                                                                    est.estimate)
+                    verdict = clustered_judged(est, 0.0, "below", fit["reason"], fit["note"])
+                    out.append(self.row(m.model, *verdict,
                                         fit["method"], why, dataset=dataset, regime=regime, press=press, items=items,
                                         est=est))
         return out
