@@ -32,7 +32,6 @@ rule metrics:
         eviction="results/{model}/{dataset}/{regime}/metrics/eviction.csv",
         layer_ger="results/{model}/{dataset}/{regime}/metrics/layer_ger.csv",
         routing="results/{model}/{dataset}/{regime}/metrics/routing.csv",
-        erasure="results/{model}/{dataset}/{regime}/metrics/erasure.csv",
         reachability="results/{model}/{dataset}/{regime}/metrics/reachability.csv",
         leakage="results/{model}/{dataset}/{regime}/metrics/leakage.csv",
     params:

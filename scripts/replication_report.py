@@ -373,6 +373,40 @@ def runs_table(runs: list[dict]) -> str:
                                   "of it inference", "peak memory", "kvroute commit"], rows)
 
 
+def passages_table(found: list[Path], runs: list[dict]) -> str:
+    """Passages behind each model's rows, per dataset and regime (from its piece's curves at ratio 0)."""
+    rows = []
+    for piece, run in zip(found, runs):
+        curves = pd.read_csv(piece / "stats" / "curves.csv")
+        zero = curves[(curves["ratio"] == 0) & (curves["dataset"] != "pooled")]
+        zero = zero[zero["press"] == sorted(zero["press"].unique())[0]]
+        for _, r in zero.sort_values(["regime", "dataset"]).iterrows():
+            rows.append([run["model"], r["regime"], r["dataset"], int(r["n_passages"]), int(r["n"])])
+    return report.markdown_table(["model", "regime", "dataset", "passages", "questions"], rows)
+
+
+def baseline_table(found: list[Path], runs: list[dict]) -> str:
+    """H at alpha = 0 per model, regime and dataset, with its passage-bootstrap 95% interval, and the items
+    H_cond reads there: how much each model fails before any compression, against which every later rate is
+    read."""
+    rows = []
+    for piece, run in zip(found, runs):
+        curves = pd.read_csv(piece / "stats" / "curves.csv")
+        zero = curves[curves["ratio"] == 0]
+        zero = zero[zero["press"] == sorted(zero["press"].unique())[0]]  # one uncompressed cache per regime
+
+        def rate(r, name):
+            lo, hi = r.get(f"{name}_boot_lo"), r.get(f"{name}_boot_hi")
+            ci = f" [{report.number(lo)}, {report.number(hi)}]" if report.has_interval(lo, hi) else " (–: no CI)"
+            return report.number(r[f"{name}_rate"]) + ci
+
+        for _, r in zero.sort_values(["regime", "dataset"]).iterrows():
+            rows.append([run["model"], r["regime"], r["dataset"], rate(r, "hallucination"),
+                         f"{int(r['n_cond'])} of {int(r['n'])}", int(r["n_passages"])])
+    return report.markdown_table(["model", "regime", "dataset", "H at α = 0", "H_cond's items (correct at α = 0)",
+                                  "passages"], rows)
+
+
 def precision_table(frame: pd.DataFrame, models: list[str]) -> str:
     """Median 95% CI half-width of each claim's headline rows (all items), per model: what the run's size bought."""
     rows = []
@@ -380,8 +414,10 @@ def precision_table(frame: pd.DataFrame, models: list[str]) -> str:
         cells = []
         for m in models:
             sub = report.headline(frame[(frame["claim"] == claim) & (frame["model"] == m) & (frame["items"] == "all")])
-            half = ((sub["ci_hi"] - sub["ci_lo"]) / 2).dropna()
-            cells.append(f"±{report.number(half.median())} ({report.number(sub['n'].median())})" if len(half) else "–")
+            sub = sub[[report.has_interval(lo, hi) for lo, hi in zip(sub["ci_lo"], sub["ci_hi"])]]
+            half = (sub["ci_hi"] - sub["ci_lo"]) / 2  # only real intervals: a zero-width band is none
+            cells.append(f"±{report.number(half.median())} ({report.number(sub['n'].median())})" if len(half) else
+                         "– (no interval)")
         rows.append([f"**{claim}**", CLAIMS[claim].quantity, *cells])
     return report.markdown_table(["claim", "quantity", *[f"{m}: half-width (n)" for m in models]], rows)
 
@@ -447,7 +483,10 @@ def cmd_assemble(a) -> None:
         v = ", ".join(f"{k} {val}" for k, val in r["versions"].items())
         run_lines += [f"- **{r['model']}**: `{r['command']}`; {r['machine']}; {v}." +
                       (f" {r['note']}" if r.get("note") else "")]
-    run_lines += ["", "Median half-width of the 95% intervals behind each claim's verdict (all items; n is the "
+    run_lines += ["", "Passages behind each model's rows:", "", passages_table(found, runs), "",
+                  "Failure before any compression: H at α = 0, and how many items H_cond reads (those correct at "
+                  "α = 0, where H_cond is 0 by definition):", "", baseline_table(found, runs), "",
+                  "Median half-width of the 95% intervals behind each claim's verdict (all items; n is the "
                   "median number of items, answers or cells behind an estimate):", "",
                   precision_table(frame, list(families)), ""]
     extra = chunk_section(root, found, runs, config)

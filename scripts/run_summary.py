@@ -26,7 +26,8 @@ import pandas as pd
 
 from kvroute import config as kvconfig
 from kvroute.frames import base_rows
-from kvroute.stats.curves import ratio_of_sums, wilson_interval
+from kvroute.intervals import wilson_interval
+from kvroute.stats.curves import ratio_of_sums
 
 KEYS = ["press", "regime"]
 

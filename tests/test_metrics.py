@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kvroute.metrics import (answer_breakdown, build_metrics, erasure_table, eviction_per_question,
-                             head_agreement, null_evicted_probability, routing_per_question)
+from kvroute.metrics import (answer_breakdown, build_metrics, eviction_per_question, head_agreement,
+                             null_evicted_probability, routing_per_question)
 from kvroute.metrics.eviction import null_erased_probability
+from kvroute.stats import erasure_table
 
 # 2 layers x 2 KV heads x 6 tokens. Kept anywhere: 0, 1, 2, 3; globally evicted: 4, 5.
 # Layer 0 keeps {0, 1, 2}; layer 1 keeps {0, 3}.

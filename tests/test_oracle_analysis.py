@@ -325,7 +325,7 @@ def test_metric_summaries_are_the_same_with_oracle_rows_appended():
 
     without = build_metrics(preds, ledger, routing(len(preds)))
     with_oracle = build_metrics(both, pd.concat([ledger, oracle_ledger], ignore_index=True), routing(len(both)))
-    for name in ("answers", "eviction", "layer_ger", "routing", "erasure", "reachability", "leakage"):
+    for name in ("answers", "eviction", "layer_ger", "routing", "reachability", "leakage"):
         pd.testing.assert_frame_equal(without[name], with_oracle[name], obj=name)
     # The per-answer tables keep the oracle rows, with the metrics of their own caches.
     q = with_oracle["questions"]

@@ -17,7 +17,7 @@ import pandas as pd
 from kvroute.frames import present
 from kvroute.metrics.common import CELL
 from kvroute.scoring import with_correct_at_0
-from kvroute.stats import wilson_interval
+from kvroute.intervals import wilson_interval
 
 TAGS = ("answer_type", "question_type", "direction", "hop")
 

@@ -15,9 +15,8 @@ from kvroute.frames import is_base, present
 from kvroute.metrics.answers import answer_breakdown
 from kvroute.metrics.common import CELL
 from kvroute.metrics.consensus import routing_per_question, routing_summary
-from kvroute.metrics.erasure import erasure_table
 from kvroute.metrics.eviction import eviction_per_question, eviction_summary
-from kvroute.stats import wilson_interval
+from kvroute.intervals import wilson_interval
 
 # File name -> what it holds; the metrics CLI writes each under metrics/.
 OUTPUTS = {
@@ -27,7 +26,6 @@ OUTPUTS = {
     "eviction": "eviction.csv",        # eviction rate, GER, null GER, erasure rate per cell
     "layer_ger": "layer_ger.csv",      # per-layer GER per cell x layer
     "routing": "routing.csv",          # consensus, rho, answer mass per cell x layer
-    "erasure": "erasure.csv",          # Pr(F|E), Pr(E), Pr(F|not E) per cell
     "reachability": "reachability.csv",  # share of answers whose evidence the query can reach, per cell
     "leakage": "leakage.csv",          # accuracy of erased answers, split by reachable_prefill, per cell
 }
@@ -123,7 +121,6 @@ def build_metrics(scores: pd.DataFrame, ledger: pd.DataFrame, routing: dict | No
         "eviction": eviction_summary(base_questions, CELL),
         "layer_ger": layer_ger,
         "routing": routing_table,
-        "erasure": erasure_table(base_questions, CELL),
         "reachability": reachability_summary(base_questions, cell),
         "leakage": leakage_table(base_questions, cell),
     }

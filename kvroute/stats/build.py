@@ -50,7 +50,6 @@ def build_stats(scores: pd.DataFrame, questions: pd.DataFrame, n_boot: int = 100
                 seed: int = 0, ratio_term: str = "categorical") -> dict[str, pd.DataFrame]:
     """The stats rule's tables, keyed by the CLI's output names (--curves, --chi, ...)."""
     from kvroute import stats
-    from kvroute.metrics import erasure_table  # here: kvroute.metrics imports kvroute.stats
 
     boot = {"n_boot": n_boot, "seed": seed}
     oracle_questions = questions  # the oracle table compares oracle rows with their base rows
@@ -66,7 +65,7 @@ def build_stats(scores: pd.DataFrame, questions: pd.DataFrame, n_boot: int = 100
         "ger_item": lambda: per_dataset(stats.ger_item_model, questions, ("model", "regime"), ratio_term=ratio_term),
         "ger": lambda: stats.ger_verdict(per_dataset(stats.ger_aggregate, questions, ("model", "regime"), **boot),
                                          tables["ger_item"]),
-        "erasure": lambda: per_dataset(erasure_table, questions, CELL_GROUP),
+        "erasure": lambda: per_dataset(stats.erasure_table, questions, CELL_GROUP),
         "rigidity": lambda: per_dataset(stats.rigidity_model, questions, ("model", "regime")),
         "consensus": lambda: per_dataset(stats.consensus_curves, questions, CURVE_GROUP, **boot),
         "oracle": lambda: per_dataset(stats.oracle_table, oracle_questions, ORACLE_GROUP, **boot),

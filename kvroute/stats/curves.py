@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from kvroute.frames import require
+from kvroute.intervals import wilson_interval
 from kvroute.scoring import with_correct_at_0
 from kvroute.stats.bootstrap import cluster_ids, passage_ratio_sums, passage_weights, strata_of
 from kvroute.stats.bootstrap import percentile as _pct
@@ -25,20 +25,6 @@ from kvroute.stats.bootstrap import ratio_of as _ratio_of
 
 DEFAULT_GROUP = ("model", "press", "regime")
 CLASSES = ("hallucination", "unknown", "empty", "correct")
-
-
-def wilson_interval(k, n, alpha: float = 0.05):
-    """Wilson score interval for k successes out of n (arrays broadcast).
-
-    n == 0 gives (nan, nan) rather than statsmodels' division warning.
-    """
-    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
-    safe_n = np.where(n > 0, n, 1.0)
-    lo, hi = proportion_confint(k, safe_n, alpha=alpha, method="wilson")
-    lo, hi = np.where(n > 0, lo, np.nan), np.where(n > 0, hi, np.nan)
-    if lo.ndim == 0:
-        return float(lo), float(hi)
-    return lo, hi
 
 
 def _groups(df: pd.DataFrame, group: Sequence[str]):

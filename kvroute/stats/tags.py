@@ -21,7 +21,7 @@ from scipy.stats import fisher_exact
 
 from kvroute.frames import present
 from kvroute.scoring import with_correct_at_0
-from kvroute.stats.curves import wilson_interval
+from kvroute.intervals import wilson_interval
 from kvroute.stats.multiple import bh_adjust
 from kvroute.stats.paired import item_keys, mcnemar_counts
 

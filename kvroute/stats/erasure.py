@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 
 from kvroute.frames import present
-from kvroute.metrics.common import hallucinated
-from kvroute.stats import wilson_interval
+from kvroute.intervals import wilson_interval
 
 GROUP = ("model", "regime", "press", "ratio")
 
@@ -32,7 +31,7 @@ def erasure_table(questions: pd.DataFrame, group=GROUP) -> pd.DataFrame:
     for key, sub in questions.groupby(group, sort=True, dropna=False):
         key = dict(zip(group, key if isinstance(key, tuple) else (key,)))
         has = sub["erased"].notna().to_numpy()
-        f = hallucinated(sub)[has]
+        f = (sub["error_class"].astype(str) == "hallucination").to_numpy()[has]
         e = sub["erased"].to_numpy()[has].astype(bool)
         n = int(has.sum())
         row = {**key, "n": n, "n_no_evidence": int((~has).sum())}
