@@ -13,6 +13,7 @@ rule claims:
         rigidity=expand("results/{model}/stats/rigidity.csv", model=MODELS),
         oracle=expand("results/{model}/stats/oracle.csv", model=MODELS),
         probe=expand("results/{model}/probe/probe_scores.csv", model=MODELS),
+        probe_passages=expand("results/{model}/probe/probe_passages.csv", model=MODELS),
     output:
         csv=report("results/claims.csv", caption="../report/claims.rst", category="0 Claims"),
         md="results/replication.md",
@@ -34,6 +35,7 @@ rule claims:
         "python -m kvroute claims --questions {input.questions} --layers {input.layers} "
         "--breakpoint {input.breakpoint} --ger {input.ger} --ger-item {input.ger_item} "
         "--rigidity {input.rigidity} --oracle {input.oracle} --probe {input.probe} "
+        "--probe-passages {input.probe_passages} "
         "--families {params.families:q} --generators {params.generators:q} "
         "--n-boot {params.n_boot} --n-boot-breakpoint {params.n_boot_breakpoint} --seed {params.seed} "
         "--configfiles {params.configfiles:q} --study {params.study:q} "

@@ -2,7 +2,9 @@
 # the layer-pooled state: the answer-type tag and whether the cell's answer is
 # scored correct (hence scores, not predictions). Each against a majority
 # baseline, a control task and the question-only baseline (question_only states
-# in hidden.npz); per-tag F1 and accessibility drift (trained at ratio 0).
+# in hidden.npz); per-tag F1 and accessibility drift (trained at ratio 0); the
+# correctness probe's out-of-fold confusion counts per passage (claim C2 pairs
+# them with the answers by passage).
 
 
 rule probe:
@@ -13,6 +15,7 @@ rule probe:
         scores="results/{model}/probe/probe_scores.csv",
         tags="results/{model}/probe/probe_tags.csv",
         drift="results/{model}/probe/probe_drift.csv",
+        passages="results/{model}/probe/probe_passages.csv",
     params:
         n_splits=config["probing"]["n_splits"],
         C=config["probing"]["C"],
@@ -27,4 +30,5 @@ rule probe:
     shell:
         "python -m kvroute probe --hidden {input.hidden} --scores {input.scores} "
         "--n-splits {params.n_splits} --C {params.C} --control-by {params.control_by} --seed {params.seed} "
-        "--out {output.scores} --tags {output.tags} --drift {output.drift} > {log} 2>&1"
+        "--out {output.scores} --tags {output.tags} --drift {output.drift} --passages {output.passages} "
+        "> {log} 2>&1"

@@ -66,6 +66,8 @@ def run_claims(results: Path, model: str, config: dict, config_path: str, out: P
             "--breakpoint", str(stats / "breakpoint.csv"), "--ger", str(stats / "ger_hallucination.csv"),
             "--ger-item", str(stats / "ger_item_model.csv"), "--rigidity", str(stats / "rigidity.csv"),
             "--oracle", str(stats / "oracle.csv"), "--probe", str(results / model / "probe" / "probe_scores.csv"),
+            *(["--probe-passages", str(passages)] if (passages := results / model / "probe" / "probe_passages.csv")
+              .exists() else []),
             "--families", f"{model}={config['models'][model].get('family', 'unknown')}",
             "--generators", *generators,
             "--n-boot", str(config["stats"]["n_boot"]), "--n-boot-breakpoint", str(config["stats"]["n_boot_breakpoint"]),
@@ -193,7 +195,9 @@ def write_piece(results: Path, model: str, config: dict, config_path: str, units
     (out / "claims.md").unlink()  # the assembled report renders every model's rows together
     stats_out = out / "stats"
     stats_out.mkdir(exist_ok=True)
-    for table in sorted((results / model / "stats").glob("*.csv")) + [results / model / "probe" / "probe_scores.csv"]:
+    probes = [p for p in (results / model / "probe" / name for name in ("probe_scores.csv", "probe_passages.csv"))
+              if p.exists()]
+    for table in sorted((results / model / "stats").glob("*.csv")) + probes:
         shutil.copyfile(table, stats_out / table.name)
     write_csv(concat_units(results, model, units, "routing.csv"), out / "routing.csv")
     if shares is not None:
@@ -234,9 +238,10 @@ def cmd_shards(a) -> None:
         table, states, _ = probing.load_states([str(u / "probe_states.npz") for u in probed],
                                                [str(u / "probe_rows.parquet") for u in probed])
         p = config["probing"]
-        scores, _ = probing.run_probes(table, states, n_splits=p["n_splits"], C=p["C"], seed=config["seed"],
-                                       control_by=p["control_by"])
-        write_csv(scores, model_dir / "probe" / "probe_scores.csv")
+        probes = probing.run_probes(table, states, n_splits=p["n_splits"], C=p["C"], seed=config["seed"],
+                                    control_by=p["control_by"])
+        write_csv(probes.scores, model_dir / "probe" / "probe_scores.csv")
+        write_csv(probes.passages, model_dir / "probe" / "probe_passages.csv")
         for u in unit_dirs:
             layers = pd.read_parquet(u / "metrics" / "layers.parquet")
             layers = layers[layers["oracle"].astype(str).isin(["none", ""])].reset_index(drop=True)

@@ -192,6 +192,35 @@ def test_a_pooled_row_is_gated_on_its_smallest_dataset():
     assert one(rows, dataset="d0", items=R.ALL)["verdict"] == R.CONTRADICTED  # 10 passages: decided
 
 
+def confusion(answers: pd.DataFrame, balanced_at: dict[float, float], seed: int = 0) -> pd.DataFrame:
+    """probe_passages.csv: per passage, out-of-fold counts of a probe whose balanced accuracy is about as planted."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (dataset, passage), sub in answers.groupby(["dataset", "passage_id"]):
+        for ratio, acc in balanced_at.items():
+            cell = sub[np.isclose(sub["ratio"], ratio)]
+            right = (cell["error_class"] == "correct").to_numpy()
+            hit = rng.random(len(cell)) < acc
+            rows.append({"model": "m", "regime": "agnostic", "press": "adakv_ea", "ratio": ratio, "dataset": "all",
+                         "target": "correct", "layer": "pooled", "passage": f"{dataset}/{passage}",
+                         "tp": int((right & hit).sum()), "fn": int((right & ~hit).sum()),
+                         "tn": int((~right & hit).sum()), "fp": int((~right & ~hit).sum())})
+    return pd.DataFrame(rows)
+
+
+def test_c2_pairs_the_probe_with_the_answers_by_passage():
+    answers = plant(lambda p, q, r, u, regime: u < 0.4, passages=20, questions=10, ratios=(0.0, 0.5))
+    probe = probe_scores({0.0: 0.9, 0.5: 0.6}, majority=0.6)
+    degrading = inputs(answers, probe=probe, probe_passages=confusion(answers, {0.0: 0.95, 0.5: 0.6}))
+    row = one(CLAIMS["C2"].evaluate(degrading, FAST), press="adakv_ea")
+    assert row["verdict"] == R.SUPPORTED and "paired by passage" in row["note"], row
+    assert 0.2 < row["estimate"] < 0.5 and row["jk_by"] == "passage" and row["jk_lo"] > 0
+    # A probe that holds as well as the answers do: nothing beyond the accuracy drop.
+    steady = inputs(answers, probe=probe, probe_passages=confusion(answers, {0.0: 0.9, 0.5: 0.9}))
+    row = one(CLAIMS["C2"].evaluate(steady, FAST), press="adakv_ea")
+    assert row["verdict"] != R.SUPPORTED and row["ci_lo"] < 0 < row["ci_hi"], row
+
+
 # --- C4: GER against H over cells ----------------------------------------------------------------------------------
 
 def test_c4_needs_pearson_and_spearman_from_the_passage_bootstrap():

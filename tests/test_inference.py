@@ -91,17 +91,23 @@ def test_ledger_matches_the_kept_fraction(clean_run):
             assert abs(kept.mean() - 0.5) < 0.05
 
 
-def test_a_crashed_job_resumes_from_its_last_passage(smollm2_manifest, dataset, tmp_path, clean_run, monkeypatch):
+def crash_on_second(calls: list):
+    """answer_passage that records each passage and is killed on the second one."""
     real = inference.answer_passage
-    calls = []
 
-    def crash_on_second(model, tokenizer, record, *args):
+    def answer(model, tokenizer, record, *args):
         calls.append(record["passage_id"])
         if len(calls) == 2:
             raise KeyboardInterrupt("killed")
         return real(model, tokenizer, record, *args)
 
-    monkeypatch.setattr(inference, "answer_passage", crash_on_second)
+    return answer
+
+
+def test_a_crashed_job_resumes_from_its_last_passage(smollm2_manifest, dataset, tmp_path, clean_run, monkeypatch):
+    real = inference.answer_passage
+    calls = []
+    monkeypatch.setattr(inference, "answer_passage", crash_on_second(calls))
     with pytest.raises(KeyboardInterrupt):
         run(smollm2_manifest, dataset, tmp_path)
     assert not artifacts.paths_in(tmp_path)["predictions"].exists(), "a killed job must not look finished"
@@ -116,18 +122,10 @@ def test_a_crashed_job_resumes_from_its_last_passage(smollm2_manifest, dataset, 
 
 def test_a_checkpoint_resumes_only_under_the_dtype_that_wrote_it(smollm2_manifest, dataset, tmp_path, monkeypatch):
     """``dtype: auto`` resolves per machine: a bf16 machine must not resume an fp32 machine's passages."""
-    real = inference.answer_passage
     calls = []
-
-    def crash_on_second(model, tokenizer, record, *args):
-        calls.append(record["passage_id"])
-        if len(calls) == 2:
-            raise KeyboardInterrupt("killed")
-        return real(model, tokenizer, record, *args)
-
     auto = {**SETTINGS, "dtype": "auto"}
     outputs = artifacts.paths_in(tmp_path)
-    monkeypatch.setattr(inference, "answer_passage", crash_on_second)
+    monkeypatch.setattr(inference, "answer_passage", crash_on_second(calls))
     monkeypatch.setenv(inference.AUTO_DTYPE_ENV, "float32")
     with pytest.raises(KeyboardInterrupt):
         inference.run(str(smollm2_manifest), str(dataset), "agnostic", PRESSES, [0.0, 0.5], auto, outputs)

@@ -187,7 +187,7 @@ def test_correctness_probe_on_planted_separable_states():
     correct = rng.random(len(table)) < 0.5
     table["error_class"] = np.where(correct, "correct", rng.choice(["hallucination", "unknown"], len(table)))
     X = (4.0 * correct[:, None] * np.eye(16)[0] + rng.normal(size=(len(table), 16)))[:, None, :].astype(np.float32)
-    scores, tags = run_probes(table, X, n_splits=4, question_only=Q)
+    scores, tags, _ = run_probes(table, X, n_splits=4, question_only=Q)
     row = scores[scores["target"] == "correct"].iloc[0]
     assert row["macro_f1"] > 0.85 and row["n_classes"] == 2
     assert row["question_only_f1"] < 0.65 and row["selectivity_over_question"] > 0.25  # the question does not know
@@ -202,7 +202,7 @@ def test_layer_pooled_probe_matches_hand_pooled_states():
     rng = np.random.default_rng(4)
     two = np.concatenate([X, X + rng.normal(size=X.shape).astype(np.float32)], axis=1)
     table.attrs["layers"] = [3, 7]
-    scores, tags = run_probes(table, two, n_splits=4, question_only=np.concatenate([Q, Q], axis=1))
+    scores, tags, _ = run_probes(table, two, n_splits=4, question_only=np.concatenate([Q, Q], axis=1))
     assert list(scores["layer"]) == ["3", "7", "pooled"] and set(tags["layer"]) == {"3", "7", "pooled"}
     hand = table.copy()
     hand.attrs["layers"] = [0]
@@ -218,7 +218,7 @@ def test_run_probes_and_drift_over_a_grid():
     # The signal fades at high ratio: noise states at 0.9.
     high = table["ratio"].to_numpy() == 0.9
     X[high] = np.random.default_rng(5).normal(size=X[high].shape)
-    scores, tags = run_probes(table, X, n_splits=4)
+    scores, tags, _ = run_probes(table, X, n_splits=4)
     assert set(scores["ratio"]) == {0.0, 0.5, 0.9} and (scores["dataset"] == "all").all()
     assert list(scores.columns[:8]) == ["model", "dataset", "regime", "press", "ratio", "target", "layer", "n"]
     by_ratio = _answer_type(scores)
@@ -233,7 +233,7 @@ def test_run_probes_and_drift_over_a_grid():
 
 def test_run_probes_survives_a_degenerate_cell():
     table, X, Q = synthetic(n_passages=1, ratios=(0.0, 0.5))
-    scores, tags = run_probes(table, X, question_only=Q)
+    scores, tags, _ = run_probes(table, X, question_only=Q)
     assert scores["macro_f1"].isna().all() and scores["reason"].str.len().gt(0).all()
     assert scores["question_only_f1"].isna().all() and scores["question_only_reason"].str.len().gt(0).all()
     assert tags["f1"].isna().all()

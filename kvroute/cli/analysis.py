@@ -52,7 +52,7 @@ def cmd_probe(a):
         log.warning("hidden.npz has no question_only states: the question-only baseline is NaN")
     if "error_class" not in table:
         log.warning("unscored predictions (pass --scores): no answer-correctness probe")
-    scores, tags = probing.run_probes(table, states, n_splits=a.n_splits, C=a.C, seed=a.seed,
+    scores, tags, passages = probing.run_probes(table, states, n_splits=a.n_splits, C=a.C, seed=a.seed,
                                       control_by=a.control_by, by_dataset=not a.pooled_only,
                                       question_only=question_only)
     drift = probing.drift_probes(table, states, n_splits=a.n_splits, C=a.C, seed=a.seed,
@@ -60,6 +60,8 @@ def cmd_probe(a):
     write_csv(scores, a.out)
     write_csv(tags, a.tags)
     write_csv(drift, a.drift)
+    if a.passages:
+        write_csv(passages, a.passages)
 
 
 def cmd_stats(a):
@@ -107,7 +109,7 @@ def cmd_claims(a):
 
     families, generators = _pairs(a.families, "--families"), _pairs(a.generators, "--generators")
     stats_files = {"breakpoint": a.breakpoint, "ger": a.ger, "ger_item": a.ger_item, "rigidity": a.rigidity,
-                   "oracle": a.oracle, "probe": a.probe}
+                   "oracle": a.oracle, "probe": a.probe, "probe_passages": a.probe_passages}
     settings = Settings(n_boot=a.n_boot, n_boot_breakpoint=a.n_boot_breakpoint, seed=a.seed, generators=generators)
     frame = build_claims(a.questions, a.layers, stats_files, families, settings)
     write_csv(frame, a.out)
@@ -146,6 +148,7 @@ def add_parsers(sub) -> None:
     s.add_argument("--out", required=True, help="probe_scores.csv")
     s.add_argument("--tags", required=True, help="per-tag F1 CSV")
     s.add_argument("--drift", required=True, help="accessibility drift CSV")
+    s.add_argument("--passages", help="the correctness probe's out-of-fold confusion counts per passage (CSV)")
     s.set_defaults(func=cmd_probe)
 
     s = sub.add_parser("stats", help="curves, cliff, breakpoint, GER-hallucination, rigidity, McNemar, tag tests, "
@@ -169,7 +172,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--layers", nargs="*", default=[], help="metrics/layers.parquet files (per-layer consensus, C9)")
     for name, what in (("breakpoint", "stats/breakpoint.csv"), ("ger", "stats/ger_hallucination.csv"),
                        ("ger-item", "stats/ger_item_model.csv"), ("rigidity", "stats/rigidity.csv"),
-                       ("oracle", "stats/oracle.csv"), ("probe", "probe/probe_scores.csv")):
+                       ("oracle", "stats/oracle.csv"), ("probe", "probe/probe_scores.csv"),
+                       ("probe-passages", "probe/probe_passages.csv")):
         s.add_argument(f"--{name}", nargs="*", default=[], help=f"{what} of every model")
     s.add_argument("--families", nargs="+", required=True, metavar="MODEL=FAMILY",
                    help="the models to report, in order, with their family (config models.X.family)")

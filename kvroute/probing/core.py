@@ -81,7 +81,8 @@ def empty_result(reason: str, labels=()) -> dict:
 
 def probe_cv(X: np.ndarray, y: np.ndarray, groups: np.ndarray, control: np.ndarray | None = None,
              n_splits: int = 5, C: float = 1.0, seed: int = 0) -> dict:
-    """Out-of-fold probe scores. Returns n_folds, n_scored, METRICS, tag_f1 {tag: F1}, reason, note."""
+    """Out-of-fold probe scores. Returns n_folds, n_scored, METRICS, tag_f1 {tag: F1}, reason, note, and
+    predictions: each row's out-of-fold prediction (None where no fold scored it)."""
     y = np.asarray(y).astype(str)
     labels = np.unique(y)
     if len(labels) < 2:
@@ -113,7 +114,8 @@ def probe_cv(X: np.ndarray, y: np.ndarray, groups: np.ndarray, control: np.ndarr
     yt, yp, ym = y[scored], pred[scored].astype(str), major[scored].astype(str)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # predicted classes absent from the test rows
-        out = {"n_folds": used, "n_scored": int(scored.sum()), "reason": "", "note": "; ".join(sorted(notes))}
+        out = {"n_folds": used, "n_scored": int(scored.sum()), "reason": "", "note": "; ".join(sorted(notes)),
+               "predictions": pred}
         out.update(_scores(yt, yp, ym, labels))
         if control is not None:
             ct, cp = np.asarray(control).astype(str)[scored], ctrl[scored].astype(str)

@@ -14,6 +14,7 @@ reads the question, not the passage.
 from __future__ import annotations
 
 import hashlib
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -85,15 +86,34 @@ def question_only_baseline(probe: CachedProbe, Xq: np.ndarray | None, y: np.ndar
             "question_only_reason": res["reason"]}
 
 
+class ProbeTables(NamedTuple):
+    scores: pd.DataFrame
+    tags: pd.DataFrame
+    passages: pd.DataFrame
+
+
+def confusion_by_passage(y: np.ndarray, pred: np.ndarray | None, groups: np.ndarray) -> list[dict]:
+    """The answer-correctness probe's out-of-fold confusion counts per passage (positive class: correct), so a
+    claim can resample passages and pair the probe with the answers (kvroute.claims, C2)."""
+    if pred is None:
+        return []
+    scored = np.array([p is not None for p in pred])
+    t, p = y[scored] == "correct", pred[scored].astype(str) == "correct"
+    frame = pd.DataFrame({"passage": groups[scored], "tp": t & p, "fn": t & ~p, "tn": ~t & ~p, "fp": ~t & p})
+    return frame.groupby("passage", sort=True).sum().astype(int).reset_index().to_dict("records")
+
+
 @_one_thread
 def run_probes(table: pd.DataFrame, states: np.ndarray, n_splits: int = 5, C: float = 1.0, seed: int = 0,
                control_by: str = "masked_question", by_dataset: bool = True,
-               question_only: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(scores, tags). scores: model, dataset, regime, press, ratio, target, layer (text: index or "pooled"),
-    n, n_passages, n_classes, n_folds, n_scored, macro_f1, question_only_f1, selectivity_over_question,
-    accuracy, balanced_accuracy, majority_accuracy, majority_macro_f1, control_accuracy, control_macro_f1,
-    selectivity, selectivity_f1, question_only_accuracy, question_only_reason, reason, note.
-    tags: the cell keys + tag, f1, support.
+               question_only: np.ndarray | None = None) -> ProbeTables:
+    """(scores, tags, passages). scores: model, dataset, regime, press, ratio, target, layer (text: index or
+    "pooled"), n, n_passages, n_classes, n_folds, n_scored, macro_f1, question_only_f1,
+    selectivity_over_question, accuracy, balanced_accuracy, majority_accuracy, majority_macro_f1,
+    control_accuracy, control_macro_f1, selectivity, selectivity_f1, question_only_accuracy,
+    question_only_reason, reason, note. tags: the cell keys + tag, f1, support. passages: the
+    answer-correctness probe of every dataset together, per cell, layer and passage ("dataset/passage_id"):
+    its out-of-fold tp, fn, tn, fp.
     """
     layers = table.attrs.get("layers", list(range(states.shape[1])))
     views = layer_views(states, layers)
@@ -102,7 +122,7 @@ def run_probes(table: pd.DataFrame, states: np.ndarray, n_splits: int = 5, C: fl
     labels = targets(table)
     controls = {t: control_tags(table, y, control_by, seed) for t, y in labels.items()}
     groups_all = passage_groups(table).to_numpy()
-    rows, tag_rows = [], []
+    rows, tag_rows, passage_rows = [], [], []
     for dataset, mask in _datasets(table, by_dataset):
         for key, idx in table[mask].groupby([*CELL, "ratio"], sort=True).indices.items():
             idx = np.flatnonzero(mask)[idx]
@@ -113,6 +133,10 @@ def run_probes(table: pd.DataFrame, states: np.ndarray, n_splits: int = 5, C: fl
                 support = pd.Series(y).value_counts()
                 for layer, X in views:
                     res = probe(X[idx], y, g, controls[target][idx])
+                    pred = res.pop("predictions", None)
+                    if target == "correct" and dataset == "all":
+                        passage_rows += [{**cell, "target": target, "layer": layer, **r}
+                                         for r in confusion_by_passage(y, pred, g)]
                     res.update(question_only_baseline(probe, qviews[layer][idx] if qviews else None, y, g))
                     res["selectivity_over_question"] = res["macro_f1"] - res["question_only_f1"]
                     tag_f1 = res.pop("tag_f1")
@@ -120,7 +144,9 @@ def run_probes(table: pd.DataFrame, states: np.ndarray, n_splits: int = 5, C: fl
                     rows.append({**base, "n": len(idx), "n_passages": len(set(g)), "n_classes": len(support), **res})
                     tag_rows += [{**base, "tag": t, "f1": f, "support": int(support.get(t, 0))}
                                  for t, f in tag_f1.items()]
-    return _ordered(pd.DataFrame(rows)), _ordered(pd.DataFrame(tag_rows))
+    return ProbeTables(_ordered(pd.DataFrame(rows)), _ordered(pd.DataFrame(tag_rows)),
+                       _ordered(pd.DataFrame(passage_rows, columns=[*CELL, "ratio", "dataset", "target", "layer",
+                                                                    "passage", "tp", "fn", "tn", "fp"])))
 
 
 @_one_thread
