@@ -22,6 +22,7 @@ rule claims:
         generators=[f"{d}={config['datasets'][d].get('generator', d)}" for d in DATASETS],
         n_boot=config["stats"]["n_boot"],
         n_boot_breakpoint=config["stats"]["n_boot_breakpoint"],
+        min_passages=config["claims"]["min_passages"],
         seed=SEED,
         configfiles=[os.path.relpath(f) for f in workflow.configfiles],
         study=as_json(STUDY),
@@ -38,5 +39,6 @@ rule claims:
         "--probe-passages {input.probe_passages} "
         "--families {params.families:q} --generators {params.generators:q} "
         "--n-boot {params.n_boot} --n-boot-breakpoint {params.n_boot_breakpoint} --seed {params.seed} "
+        "--min-passages {params.min_passages} "
         "--configfiles {params.configfiles:q} --study {params.study:q} "
         "--out {output.csv} --report {output.md} > {log} 2>&1"

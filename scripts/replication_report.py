@@ -71,6 +71,7 @@ def run_claims(results: Path, model: str, config: dict, config_path: str, out: P
             "--families", f"{model}={config['models'][model].get('family', 'unknown')}",
             "--generators", *generators,
             "--n-boot", str(config["stats"]["n_boot"]), "--n-boot-breakpoint", str(config["stats"]["n_boot_breakpoint"]),
+            "--min-passages", str(config["claims"]["min_passages"]),
             "--seed", str(config["seed"]), "--configfiles", config_path, "--study", json.dumps(study),
             "--out", str(out / "claims.csv"), "--report", str(out / "claims.md")]
     subprocess.run(argv, check=True, cwd=ROOT)

@@ -190,6 +190,10 @@ def test_a_pooled_row_is_gated_on_its_smallest_dataset():
     assert pooled["n_passages"] == 42 and pooled["min_passages"] == 2
     assert pooled["verdict"] == R.INCONCLUSIVE and "2 passages in the smallest dataset" in pooled["note"], pooled
     assert one(rows, dataset="d0", items=R.ALL)["verdict"] == R.CONTRADICTED  # 10 passages: decided
+    # claims.min_passages sets the bar.
+    lenient = R.Settings(n_boot=200, min_passages=2)
+    rows = CLAIMS["C1"].evaluate(inputs(pd.concat([*big, small], ignore_index=True)), lenient)
+    assert one(rows, dataset=POOLED, items=R.ALL)["verdict"] != R.INCONCLUSIVE
 
 
 def confusion(answers: pd.DataFrame, balanced_at: dict[float, float], seed: int = 0) -> pd.DataFrame:
@@ -353,7 +357,8 @@ def test_c9_sign_follows_the_family():
     rising = depth_profile(rising=True)
     assert one(CLAIMS["C9"].evaluate(inputs(grid, "llama", rising), FAST), model="m")["verdict"] == R.SUPPORTED
     assert one(CLAIMS["C9"].evaluate(inputs(grid, "qwen2", rising), FAST), model="m")["verdict"] == R.CONTRADICTED
-    assert one(CLAIMS["C9"].evaluate(inputs(grid, "qwen2", depth_profile(rising=False)), FAST), model="m")["verdict"] == R.SUPPORTED
+    falling = inputs(grid, "qwen2", depth_profile(rising=False))
+    assert one(CLAIMS["C9"].evaluate(falling, FAST), model="m")["verdict"] == R.SUPPORTED
 
 
 def test_c11_aware_abstaining_less_is_supported():

@@ -56,6 +56,7 @@ class Settings:
     n_boot: int = 1000
     n_boot_breakpoint: int = 200
     seed: int = 0
+    min_passages: int = MIN_PASSAGES  # per dataset behind a passage-bootstrap verdict (config claims.min_passages)
     generators: dict[str, str] = field(default_factory=dict)  # dataset -> generator (config datasets.X.generator)
 
     def datasets_of(self, generator: str, present) -> list[str]:
@@ -124,17 +125,17 @@ def clustered(lo, hi, threshold: float, claimed: str, reason: str = "", clusters
     return by_interval(lo, hi, threshold, claimed)
 
 
-def too_few_passages(n_passages) -> str:
+def too_few_passages(n_passages, needed: int = MIN_PASSAGES) -> str:
     """Why a bootstrap verdict cannot be given ("" when there are enough passages)."""
-    if n_passages is None or not np.isfinite(n_passages) or n_passages < MIN_PASSAGES:
+    if n_passages is None or not np.isfinite(n_passages) or n_passages < needed:
         return f"{0 if n_passages is None or not np.isfinite(n_passages) else int(n_passages)} passages " \
-               f"(need {MIN_PASSAGES} for a passage-bootstrap verdict)"
+               f"(need {needed} for a passage-bootstrap verdict)"
     return ""
 
 
-def gated(n_passages, decision: tuple[str, str]) -> tuple[str, str]:
+def gated(n_passages, decision: tuple[str, str], needed: int = MIN_PASSAGES) -> tuple[str, str]:
     """The rule's verdict, unless too few passages stand behind the interval."""
-    few = too_few_passages(n_passages)
+    few = too_few_passages(n_passages, needed)
     return (INCONCLUSIVE, few) if few else decision
 
 
@@ -159,11 +160,11 @@ def clustered_judged(est: Estimate, threshold: float, claimed: str, reason: str 
                   lambda lo, hi: by_interval(lo, hi, threshold, claimed))
 
 
-def judged(est: Estimate, decide) -> tuple[str, str]:
-    """``decide(lo, hi)`` on a passage-bootstrap interval: gated on the smallest dataset's passages behind it,
-    then checked by the jackknife (``robust``)."""
+def judged(est: Estimate, decide, needed: int = MIN_PASSAGES) -> tuple[str, str]:
+    """``decide(lo, hi)`` on a passage-bootstrap interval: gated on the smallest dataset's passages behind it
+    (``needed``: claims.min_passages), then checked by the jackknife (``robust``)."""
     stratum = est.min_stratum if finite(est.min_stratum) else est.n_passages
-    few = too_few_passages(stratum)
+    few = too_few_passages(stratum, needed)
     if few:
         return INCONCLUSIVE, few.replace(" passages", " passages in the smallest dataset", 1)
     return robust(decide(est.ci_lo, est.ci_hi), est, decide)

@@ -37,7 +37,7 @@ class AccuracyIntact(Claim):
                         out.append(self.row(m.model, INCONCLUSIVE, "no answers at both ratios", why, **keys))
                         continue
                     est = CellMeans(sub, sub["f1"], ["ratio"], s.n_boot, s.seed).estimate([0.0, RATIO], drop)
-                    out.append(self.row(m.model, *judged(est, self.decide), why,
+                    out.append(self.row(m.model, *judged(est, self.decide, s.min_passages), why,
                                         est=est, **keys))
         return out
 

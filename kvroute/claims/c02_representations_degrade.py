@@ -123,7 +123,7 @@ class RepresentationsDegrade(Claim):
             confusion = at(m.stat("probe_passages"), regime=regime, press=press, layer=layer)
             if len(confusion):
                 est = paired_by_passage(confusion, answers, s)
-                out.append(self.row(m.model, *judged(est, self.decide), detail,
+                out.append(self.row(m.model, *judged(est, self.decide, s.min_passages), detail,
                                     "paired by passage: the probe's out-of-fold confusion counts and the answers "
                                     "resampled together", why, est=est, **keys))
                 continue
@@ -132,7 +132,7 @@ class RepresentationsDegrade(Claim):
             lo, hi = normal_interval(estimate, [binomial_se(a0, n0), binomial_se(a5, n5), float(np.nanstd(b0 - b5))])
             est = Estimate(estimate, lo, hi, n0 + n5, answer.n_passages)
             out.append(self.row(
-                m.model, *gated(est.n_passages, self.decide(lo, hi)), detail,
+                m.model, *gated(est.n_passages, self.decide(lo, hi), s.min_passages), detail,
                 "interval: normal approximation (no probe_passages.csv: the probe's errors are not paired with "
                 "the answers by passage)", why, est=est, **keys))
         return out

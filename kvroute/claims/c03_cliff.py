@@ -64,11 +64,11 @@ class Cliff(Claim):
         out = []
         for items, table, population in ((ALL, fitted, answers), (COND, cond_fitted, cond)):
             for press in presses(answers):
-                out.append(self.one(m.model, at(table, press=press), at(population, press=press), why,
+                out.append(self.one(m.model, at(table, press=press), at(population, press=press), why, s,
                                     regime=regime, press=press, items=items))
         return out
 
-    def one(self, model: str, fitted: pd.DataFrame, answers: pd.DataFrame, why: str, **keys) -> dict:
+    def one(self, model: str, fitted: pd.DataFrame, answers: pd.DataFrame, why: str, s: Settings, **keys) -> dict:
         n, n_pass = len(answers), answers[["dataset", "passage_id"]].drop_duplicates().shape[0]
         if fitted.empty:
             return self.row(model, INCONCLUSIVE, "no answers to fit", why, n=n, n_passages=n_pass, **keys)
@@ -84,13 +84,13 @@ class Cliff(Claim):
             # The line decided, not the break: the jackknife checks that dAIC stays below the line's threshold.
             by, lo, hi = jackknife(answers, lambda sub: fit_of(sub)[1], delta_aic)
             est.jk_by = by
-            verdict = gated(est.min_stratum, self.decide(delta_aic, est.ci_lo, est.ci_hi))
+            verdict = gated(est.min_stratum, self.decide(delta_aic, est.ci_lo, est.ci_hi), s.min_passages)
             if verdict[0] == CONTRADICTED and not (finite(hi) and hi < LINE_DELTA_AIC):
                 verdict = (NOT_ROBUST, f"the line is preferred, but the leave-one-{by}-out jackknife's dAIC "
                                        f"interval [{lo:.1f}, {hi:.1f}] reaches {LINE_DELTA_AIC:g}")
         else:
             est.jk_by, est.jk_lo, est.jk_hi = jackknife(answers, lambda sub: fit_of(sub)[0], est.estimate)
-            verdict = judged(est, lambda lo, hi: self.decide(delta_aic, lo, hi))
+            verdict = judged(est, lambda lo, hi: self.decide(delta_aic, lo, hi), s.min_passages)
         return self.row(model, *verdict, detail, text(b["warning"]), why, est=est, **keys)
 
 

@@ -70,7 +70,7 @@ class GerSpike(Claim):
             else:
                 est.jk_by, est.jk_lo, est.jk_hi = jackknife(population, pearson_of, est.estimate)
                 spearman = (float(g["spearman_rho"]), float(g["spearman_lo"]), float(g["spearman_hi"]))
-                verdict = judged(est, lambda lo, hi: self.decide(est.estimate, lo, hi, *spearman))
+                verdict = judged(est, lambda lo, hi: self.decide(est.estimate, lo, hi, *spearman), s.min_passages)
             rho_text = (f"Spearman rho {g['spearman_rho']:.2f} [{g['spearman_lo']:.2f}, {g['spearman_hi']:.2f}]"
                         if np.isfinite(g["spearman_rho"]) else "")
             out.append(self.row(m.model, *verdict, "n = (press, ratio) cells", rho_text, why, est=est, **keys))

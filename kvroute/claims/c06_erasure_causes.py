@@ -66,7 +66,7 @@ class ErasureCauses(Claim):
         est.jk_by, est.jk_lo, est.jk_hi = jackknife(
             answers, lambda sub: oracle_arms.point(sub, ratio, "effect_target"), est.estimate)
         _, d_lo, d_hi = jackknife(answers, lambda sub: -oracle_arms.point(sub, ratio, "effect_survival"), diluted[0])
-        verdict = gated(est.min_stratum, self.decide(est.ci_lo, est.ci_hi, diluted[1], diluted[2]))
+        verdict = gated(est.min_stratum, self.decide(est.ci_lo, est.ci_hi, diluted[1], diluted[2]), s.min_passages)
         if verdict[0] in (SUPPORTED, CONTRADICTED):
             again = self.decide(est.jk_lo, est.jk_hi, d_lo, d_hi)[0]
             if again != verdict[0]:

@@ -38,7 +38,7 @@ class ErasureExplains(Claim):
             rise = oracle_arms.value(g, ratio, "rise")
             rise_text = "" if rise is None else \
                 f"rise H_base(0.9) - H_base(0) = {rise['estimate']:+.3f} [{rise['ci_lo']:+.3f}, {rise['ci_hi']:+.3f}]"
-            out.append(self.row(m.model, *judged(est, self.decide), rise_text,
+            out.append(self.row(m.model, *judged(est, self.decide, s.min_passages), rise_text,
                                 text(removed["note"]), est=est, **keys))
         return out
 

@@ -45,7 +45,7 @@ class RoutingByFamily(Claim):
         est = cm.estimate(["late", "early"], drop)
         (late, early), _ = cm.values(["late", "early"])
         claimed = "rises (> 0)" if CLAIMED_SIGN[m.family] > 0 else "falls (< 0)"
-        return [self.row(m.model, *judged(est, lambda lo, hi: self.decide(lo, hi, m.family)),
+        return [self.row(m.model, *judged(est, lambda lo, hi: self.decide(lo, hi, m.family), s.min_passages),
                          f"{note}: claimed consensus {claimed} with depth; early {early:.3f}, late {late:.3f}; "
                          "n = answer x layer rows", why, regime=regime, press="(uncompressed)", est=est)]
 

@@ -78,7 +78,7 @@ class SemanticHierarchy(Claim):
                 est.jk_by, thetas = cm.jackknife(cells, lambda *means: rank_agreement(ranks, means))
                 est.jk_lo, est.jk_hi = jackknife_interval(rho, thetas)
                 listing = ", ".join(f"{t} {d:+.3f} ({int(counts[t])} items)" for t, d in zip(types, drops_point))
-                out.append(self.row(m.model, *judged(est, self.decide), f"F1 drop by type: {listing}",
+                out.append(self.row(m.model, *judged(est, self.decide, s.min_passages), f"F1 drop by type: {listing}",
                                     f"left out (< {MIN_ITEMS} items): {', '.join(few)}" if few else "", why, est=est,
                                     **keys))
         return out

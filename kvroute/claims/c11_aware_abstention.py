@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kvroute.claims.base import (ALPHA, CONTRADICTED, INCONCLUSIVE, NOT_RUN, SUPPORTED, Claim, ModelInputs, Needs,
-                                 Settings, at, correct, finite, has_ratio, presses)
+from kvroute.claims.base import (ALPHA, CONTRADICTED, INCONCLUSIVE, NOT_ROBUST, NOT_RUN, SUPPORTED, Claim, ModelInputs,
+                                 Needs, Settings, at, correct, finite, has_ratio, presses)
 from kvroute.claims.measure import CellMeans, drop, ratio_key
 from kvroute.scoring import is_idk_gold, parse_answers
 from kvroute.stats import mcnemar_table
@@ -88,6 +88,13 @@ class AwareAbstention(Claim):
         cm = CellMeans(at_ratio, correct(at_ratio), ["regime"], s.n_boot, s.seed)
         est = cm.estimate(["aware", "agnostic"], drop)
         est.n = shown[3]
+        # The jackknife must repeat the McNemar verdict's direction: its interval of AWR - AGN excludes 0.
+        if verdict[0] in (SUPPORTED, CONTRADICTED):
+            side = "below" if verdict[0] == SUPPORTED else "above"
+            if not (finite(est.jk_lo, est.jk_hi) and (est.jk_hi < 0 if side == "below" else est.jk_lo > 0)):
+                verdict = (NOT_ROBUST, f"{verdict[0]} by McNemar, but the leave-one-{est.jk_by}-out jackknife "
+                                       f"interval of AWR - AGN [{est.jk_lo:+.3f}, {est.jk_hi:+.3f}] does not lie "
+                                       f"{side} 0")
         return self.row(model, *verdict, listing, "CI: passage bootstrap (the verdict uses McNemar p)", est=est,
                         quantity=f"correct abstention on 'I don't know' items, AWR - AGN at alpha = {shown[0]:g}",
                         **keys)

@@ -45,7 +45,7 @@ class Direction(Claim):
                         continue
                     est = cm.estimate(cells, lambda f0, f9, r0, r9: (f0 - f9) - (r0 - r9))
                     (f0, f9, r0, r9), _ = cm.values(cells)
-                    out.append(self.row(m.model, *judged(est, self.decide),
+                    out.append(self.row(m.model, *judged(est, self.decide, s.min_passages),
                                         f"FWD F1 {f0:.3f} -> {f9:.3f}, REV {r0:.3f} -> {r9:.3f}", why, est=est,
                                         **keys))
         return out

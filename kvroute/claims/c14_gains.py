@@ -66,10 +66,11 @@ class AccuracyGains(Claim):
         for dataset, (cm, have, p) in found.items():
             q = q_all[offset:offset + len(have)]
             offset += len(have)
-            rows.append(self.one(model, cm, have, q, len(flat), dataset=dataset, **keys))
+            rows.append(self.one(model, cm, have, q, len(flat), s, dataset=dataset, **keys))
         verdicts = [r["verdict"] for r in rows]
         if SUPPORTED in verdicts:
-            summary = (SUPPORTED, f"a gain with BH p < {ALPHA} in {', '.join(r['dataset'] for r in rows if r['verdict'] == SUPPORTED)}")
+            showing = ", ".join(r["dataset"] for r in rows if r["verdict"] == SUPPORTED)
+            summary = (SUPPORTED, f"a gain with BH p < {ALPHA} in {showing}")
         elif verdicts and all(v == CONTRADICTED for v in verdicts):
             summary = (CONTRADICTED, f"every dataset's gains end below {NEGLIGIBLE}")
         else:
@@ -82,7 +83,8 @@ class AccuracyGains(Claim):
                                                       "all are", **keys))
         return rows
 
-    def one(self, model: str, cm: CellMeans, ratios: list[float], q: np.ndarray, tests: int, **keys) -> dict:
+    def one(self, model: str, cm: CellMeans, ratios: list[float], q: np.ndarray, tests: int, s: Settings,
+            **keys) -> dict:
         if not ratios:
             return self.row(model, INCONCLUSIVE, "no answers at ratio 0 and a ratio <= 0.7", **keys)
         gains = [cm.estimate([r, 0.0], drop) for r in ratios]
@@ -90,7 +92,7 @@ class AccuracyGains(Claim):
         listing = ", ".join(f"{r:g}: {g.estimate:+.3f} [{g.ci_lo:+.3f}, {g.ci_hi:+.3f}] q={qi:.2g}"
                             for r, g, qi in zip(ratios, gains, q))
         best = int(np.argmax([g.estimate for g in gains]))
-        verdict = gated(gains[best].min_stratum, self.decide(found))
+        verdict = gated(gains[best].min_stratum, self.decide(found), s.min_passages)
         # The jackknife must repeat it: the supporting gain's interval above 0, or every gain's below NEGLIGIBLE.
         if verdict[0] == SUPPORTED:
             backing = [g for (r, gain, _, qi), g in zip(found, gains) if gain > 0 and qi < ALPHA]

@@ -114,11 +114,11 @@ def claim_section(frame: pd.DataFrame, claim: str) -> str:
                         "jackknife 95% CI", "n (passages; in the smallest dataset)", "verdict", "note"], rows), ""])
 
 
-INTRO = f"""Every claim gets a verdict by a rule fixed before the data were read (one module per claim, kvroute/claims/cNN_*.py): **supported** /
-**contradicted** when the 95% interval lies entirely on the claimed / the other side of the rule's threshold
+INTRO = f"""Every claim gets a verdict by a rule fixed before the data were read (one module per claim,
+kvroute/claims/cNN_*.py): **supported** / **contradicted** when the 95% interval lies entirely on the claimed / the other side of the rule's threshold
 (where the design names only the supported side, contradicted is its mirror image), **inconclusive** when the
-interval spans the threshold or there is too little data (no interval, fewer than {base.MIN_PASSAGES} passages
-in any dataset behind a passage-bootstrap interval, fewer than 5 passage clusters per parameter of a clustered
+interval spans the threshold or there is too little data (no interval, fewer than claims.min_passages (default
+{base.MIN_PASSAGES}; the header's intervals line) passages in any dataset behind a passage-bootstrap interval, fewer than 5 passage clusters per parameter of a clustered
 model), **inconclusive (not robust)** when the rule decides on the bootstrap interval but not on the jackknife's
 (leave one passage out; one dataset out for rows that pool datasets), **not run** when the configuration did
 not produce the claim's inputs. Intervals resample passages (stratified by dataset when datasets are pooled).

@@ -99,7 +99,7 @@ def _report_header(a, families: dict, generators: dict) -> dict[str, str]:
         header["oracle"] = f"{', '.join(study['oracle']['presses'])} at {study['oracle']['ratios']}, " \
                            f"{', '.join(study['oracle']['regimes'])}"
     header["intervals"] = (f"95%, {a.n_boot} passage resamples ({a.n_boot_breakpoint} for the breakpoint), "
-                           f"seed {a.seed}")
+                           f"seed {a.seed}; a verdict needs {a.min_passages} passages in every dataset behind it")
     return header
 
 
@@ -110,7 +110,8 @@ def cmd_claims(a):
     families, generators = _pairs(a.families, "--families"), _pairs(a.generators, "--generators")
     stats_files = {"breakpoint": a.breakpoint, "ger": a.ger, "ger_item": a.ger_item, "rigidity": a.rigidity,
                    "oracle": a.oracle, "probe": a.probe, "probe_passages": a.probe_passages}
-    settings = Settings(n_boot=a.n_boot, n_boot_breakpoint=a.n_boot_breakpoint, seed=a.seed, generators=generators)
+    settings = Settings(n_boot=a.n_boot, n_boot_breakpoint=a.n_boot_breakpoint, seed=a.seed,
+                        min_passages=a.min_passages, generators=generators)
     frame = build_claims(a.questions, a.layers, stats_files, families, settings)
     write_csv(frame, a.out)
     write_text(a.report, render(frame, _report_header(a, families, generators), list(families)))
@@ -183,6 +184,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--n-boot-breakpoint", type=int, default=default("stats.n_boot_breakpoint"),
                    help="passage resamples for the H_cond breakpoint's CI (0: none)")
     s.add_argument("--seed", type=int, default=default("seed"))
+    s.add_argument("--min-passages", type=int, default=default("claims.min_passages"),
+                   help="passages needed in every dataset behind a passage-bootstrap verdict")
     s.add_argument("--configfiles", nargs="*", default=[], help="config files of the run (report header)")
     s.add_argument("--study", help="the config's study section as JSON (report header)")
     s.add_argument("--out", required=True, help="claims.csv")
