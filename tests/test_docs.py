@@ -156,3 +156,20 @@ def test_code_cites_only_docs_that_exist():
             bad.append(f"{rel}: cites {brief}, which is not in the repo")
         bad += [f"{rel}: {doc}" for doc in re.findall(r"docs/[\w.\-]+\.md", text) if not (REPO / doc).exists()]
     assert bad == []
+
+
+def test_configuration_page_is_the_schema():
+    """docs/configuration.md is generated from the schema; regenerate it with `python scripts/config_docs.py`."""
+    from kvroute.config_docs import render
+
+    assert (REPO / "docs" / "configuration.md").read_text(encoding="utf-8") == render()
+
+
+def test_every_config_key_says_what_it_means():
+    from kvroute.config import load_schema
+    from kvroute.config_docs import rows
+
+    schema = load_schema()
+    silent = [key for section, node in schema["properties"].items() for key, _, _, meaning in rows(node, schema, section)
+              if not meaning]
+    assert silent == [], "describe these keys in kvroute/schemas/config.schema.yaml"
