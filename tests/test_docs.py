@@ -173,3 +173,11 @@ def test_every_config_key_says_what_it_means():
     silent = [key for section, node in schema["properties"].items() for key, _, _, meaning in rows(node, schema, section)
               if not meaning]
     assert silent == [], "describe these keys in kvroute/schemas/config.schema.yaml"
+
+
+def test_readme_is_a_front_page_and_the_details_have_their_pages():
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 150, f"README.md has {len(lines)} lines: move details to docs/"
+    for page in ("inference.md", "performance.md", "configuration.md", "outputs.md", "cpu-and-dtype.md"):
+        assert (REPO / "docs" / page).exists(), page
+        assert f"docs/{page}" in README.read_text(encoding="utf-8"), f"README does not link docs/{page}"
