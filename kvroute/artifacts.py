@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from kvroute.io import write_npz, write_parquet
+from kvroute.paths import INFER_FILES
 
-FILES = {"predictions": "predictions.parquet", "hidden": "hidden.npz", "routing": "routing.npz",
-         "ledger": "ledger.parquet"}
+FILES = INFER_FILES
 # Reachability per row (kvroute.reachability.Reach): NaN where it was not computed.
 REACH_ARRAYS = ("reachable_def2", "reachable_prefill", "reach_fraction_def2", "reach_fraction_prefill")
 # Arrays that are the same for every row rather than one entry per row.

@@ -5,15 +5,15 @@
 
 rule claims:
     input:
-        questions=[f for m in MODELS for f in unit_files("metrics/questions.parquet", m)],
-        layers=[f for m in MODELS for f in unit_files("metrics/layers.parquet", m)],
-        breakpoint=expand("results/{model}/stats/breakpoint.csv", model=MODELS),
-        ger=expand("results/{model}/stats/ger_hallucination.csv", model=MODELS),
-        ger_item=expand("results/{model}/stats/ger_item_model.csv", model=MODELS),
-        rigidity=expand("results/{model}/stats/rigidity.csv", model=MODELS),
-        oracle=expand("results/{model}/stats/oracle.csv", model=MODELS),
-        probe=expand("results/{model}/probe/probe_scores.csv", model=MODELS),
-        probe_passages=expand("results/{model}/probe/probe_passages.csv", model=MODELS),
+        questions=[f for m in MODELS for f in unit_files(f"metrics/{METRICS_FILES['questions']}", m)],
+        layers=[f for m in MODELS for f in unit_files(f"metrics/{METRICS_FILES['layers']}", m)],
+        breakpoint=[stats_file("breakpoint", m) for m in MODELS],
+        ger=[stats_file("ger", m) for m in MODELS],
+        ger_item=[stats_file("ger_item", m) for m in MODELS],
+        rigidity=[stats_file("rigidity", m) for m in MODELS],
+        oracle=[stats_file("oracle", m) for m in MODELS],
+        probe=[probe_file("scores", m) for m in MODELS],
+        probe_passages=[probe_file("passages", m) for m in MODELS],
     output:
         csv=report("results/claims.csv", caption="../report/claims.rst", category="0 Claims"),
         md="results/replication.md",

@@ -3,6 +3,7 @@ import json
 import sys
 
 from kvroute.config import ConfigError, oracle_plan, study_units, validate as validate_kvroute_config, with_defaults
+from kvroute.paths import METRICS_FILES, PROBE, PROBE_FILES, STATS, STATS_FILES, UNIT, probe_file, stats_file
 
 try:
     validate_kvroute_config(config)

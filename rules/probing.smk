@@ -12,15 +12,13 @@ rule probe:
         hidden=unit_files("hidden.npz"),
         scores=unit_files("scores.parquet"),
     output:
-        scores="results/{model}/probe/probe_scores.csv",
-        tags="results/{model}/probe/probe_tags.csv",
-        drift="results/{model}/probe/probe_drift.csv",
-        passages="results/{model}/probe/probe_passages.csv",
+        **{name: probe_file(name) for name in PROBE_FILES},
     params:
         n_splits=config["probing"]["n_splits"],
         C=config["probing"]["C"],
         control_by=config["probing"]["control_by"],
         seed=SEED,
+        out_dir=lambda w: PROBE.format(model=w.model),
     log:
         "logs/probe/{model}.log",
     benchmark:
@@ -30,5 +28,4 @@ rule probe:
     shell:
         "python -m kvroute probe --hidden {input.hidden} --scores {input.scores} "
         "--n-splits {params.n_splits} --C {params.C} --control-by {params.control_by} --seed {params.seed} "
-        "--out {output.scores} --tags {output.tags} --drift {output.drift} --passages {output.passages} "
-        "> {log} 2>&1"
+        "--out-dir {params.out_dir} > {log} 2>&1"

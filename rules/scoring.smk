@@ -26,14 +26,7 @@ rule metrics:
         ledger="results/{model}/{dataset}/{regime}/ledger.parquet",
         routing="results/{model}/{dataset}/{regime}/routing.npz",
     output:
-        questions="results/{model}/{dataset}/{regime}/metrics/questions.parquet",
-        layers="results/{model}/{dataset}/{regime}/metrics/layers.parquet",
-        answers="results/{model}/{dataset}/{regime}/metrics/answers.csv",
-        eviction="results/{model}/{dataset}/{regime}/metrics/eviction.csv",
-        layer_ger="results/{model}/{dataset}/{regime}/metrics/layer_ger.csv",
-        routing="results/{model}/{dataset}/{regime}/metrics/routing.csv",
-        reachability="results/{model}/{dataset}/{regime}/metrics/reachability.csv",
-        leakage="results/{model}/{dataset}/{regime}/metrics/leakage.csv",
+        **{name: f"{UNIT}/metrics/{file}" for name, file in METRICS_FILES.items()},
     params:
         out_dir=subpath(output.questions, parent=True),
     log:

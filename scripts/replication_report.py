@@ -54,27 +54,24 @@ def unit_files(results: Path, model: str, units: list[tuple[str, str]], name: st
     return [str(results / model / d / r / "metrics" / name) for d, r in units]
 
 
-def run_claims(results: Path, model: str, config: dict, config_path: str, out: Path,
-               units: list[tuple[str, str]]) -> None:
-    """The claims rule's command, on this model's outputs only."""
-    stats = results / model / "stats"
-    generators = [f"{d}={config['datasets'][d].get('generator', d)}" for d in config["study"]["datasets"]]
-    study = {k: v for k, v in config["study"].items() if k != "models"} | {"models": [model]}
-    argv = [sys.executable, "-m", "kvroute", "claims",
-            "--questions", *unit_files(results, model, units, "questions.parquet"),
-            "--layers", *unit_files(results, model, units, "layers.parquet"),
-            "--breakpoint", str(stats / "breakpoint.csv"), "--ger", str(stats / "ger_hallucination.csv"),
-            "--ger-item", str(stats / "ger_item_model.csv"), "--rigidity", str(stats / "rigidity.csv"),
-            "--oracle", str(stats / "oracle.csv"), "--probe", str(results / model / "probe" / "probe_scores.csv"),
-            *(["--probe-passages", str(passages)] if (passages := results / model / "probe" / "probe_passages.csv")
-              .exists() else []),
-            "--families", f"{model}={config['models'][model].get('family', 'unknown')}",
-            "--generators", *generators,
-            "--n-boot", str(config["stats"]["n_boot"]), "--n-boot-breakpoint", str(config["stats"]["n_boot_breakpoint"]),
-            "--min-passages", str(config["claims"]["min_passages"]),
-            "--seed", str(config["seed"]), "--configfiles", config_path, "--study", json.dumps(study),
-            "--out", str(out / "claims.csv"), "--report", str(out / "claims.md")]
-    subprocess.run(argv, check=True, cwd=ROOT)
+def run_claims(results: Path, model: str, config: dict, out: Path, units: list[tuple[str, str]]) -> None:
+    """claims.csv of one model, by the claims stage's own function on this model's outputs."""
+    from kvroute.claims import Settings, build_claims
+    from kvroute.paths import METRICS_FILES, probe_file, stats_file
+
+    workdir = results.parent  # the paths are relative to the workflow's working directory
+    stats_files = {name: [str(workdir / stats_file(name, model))]
+                   for name in ("breakpoint", "ger", "ger_item", "rigidity", "oracle")}
+    stats_files |= {"probe": [str(workdir / probe_file("scores", model))]}
+    passages = workdir / probe_file("passages", model)
+    stats_files |= {"probe_passages": [str(passages)]} if passages.exists() else {}
+    settings = Settings(n_boot=config["stats"]["n_boot"], n_boot_breakpoint=config["stats"]["n_boot_breakpoint"],
+                        seed=config["seed"], min_passages=config["claims"]["min_passages"],
+                        generators={d: config["datasets"][d].get("generator", d) for d in config["study"]["datasets"]})
+    frame = build_claims(unit_files(results, model, units, METRICS_FILES["questions"]),
+                         unit_files(results, model, units, METRICS_FILES["layers"]), stats_files,
+                         {model: config["models"][model].get("family", "unknown")}, settings)
+    write_csv(frame, out / "claims.csv")
 
 
 def concat_units(results: Path, model: str, units: list[tuple[str, str]], name: str) -> pd.DataFrame:
@@ -192,8 +189,7 @@ def write_piece(results: Path, model: str, config: dict, config_path: str, units
     """A model's piece from a results tree its stats and probe stages have run on: claims rows, stats tables,
     routing by layer, sink shares and the run's facts."""
     out.mkdir(parents=True, exist_ok=True)
-    run_claims(results, model, config, config_path, out, units)
-    (out / "claims.md").unlink()  # the assembled report renders every model's rows together
+    run_claims(results, model, config, out, units)
     stats_out = out / "stats"
     stats_out.mkdir(exist_ok=True)
     probes = [p for p in (results / model / "probe" / name for name in ("probe_scores.csv", "probe_passages.csv"))
@@ -217,7 +213,7 @@ def cmd_shards(a) -> None:
     from kvroute.metrics.consensus import routing_summary
     from kvroute.metrics.common import CELL
     from kvroute.stats import build_stats
-    from kvroute.stats.build import STATS_FILES
+    from kvroute.paths import STATS_FILES
 
     config = kvconfig.load(a.config)
     out = Path(a.out or PIECES / a.model)

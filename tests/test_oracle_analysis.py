@@ -416,11 +416,8 @@ def test_stats_command_writes_the_oracle_and_predictor_tables(tmp_path):
     q = planted(RISE, datasets=("a", "b")).assign(ger=lambda d: d["evidence_evicted_mean"], answer_type="Person",
                                                  erased=0.0, answers='["Paris"]')
     q.to_parquet(tmp_path / "q.parquet")
-    outputs = ("curves", "chi", "cliff", "breakpoint", "mcnemar", "tags", "ger", "ger-item", "erasure", "rigidity",
-               "consensus", "oracle", "evidence-predictors")
     main(["stats", "--scores", str(tmp_path / "q.parquet"), "--questions", str(tmp_path / "q.parquet"),
-          "--n-boot", "20", "--n-boot-breakpoint", "0",
-          *[a for name in outputs for a in (f"--{name}", str(tmp_path / f"{name}.csv"))]])
+          "--n-boot", "20", "--n-boot-breakpoint", "0", "--out-dir", str(tmp_path)])
     oracle = pd.read_csv(tmp_path / "oracle.csv", keep_default_na=False, na_values=[""])
     assert _get(oracle, "rise_removed")["estimate"] == pytest.approx(0.75)
     curves = pd.read_csv(tmp_path / "curves.csv")

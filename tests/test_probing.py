@@ -187,9 +187,14 @@ def test_correctness_probe_on_planted_separable_states():
     correct = rng.random(len(table)) < 0.5
     table["error_class"] = np.where(correct, "correct", rng.choice(["hallucination", "unknown"], len(table)))
     X = (4.0 * correct[:, None] * np.eye(16)[0] + rng.normal(size=(len(table), 16)))[:, None, :].astype(np.float32)
-    scores, tags, _ = run_probes(table, X, n_splits=4, question_only=Q)
+    scores, tags, passages = run_probes(table, X, n_splits=4, question_only=Q)
     row = scores[scores["target"] == "correct"].iloc[0]
     assert row["macro_f1"] > 0.85 and row["n_classes"] == 2
+    # Per passage, the out-of-fold confusion counts add up to the scored rows and agree with the accuracy.
+    cell = passages[(passages["ratio"] == row["ratio"]) & (passages["layer"] == row["layer"])
+                    & (passages["press"] == row["press"]) & (passages["regime"] == row["regime"])]
+    assert len(cell) == 12 and cell[["tp", "fn", "tn", "fp"]].to_numpy().sum() == row["n_scored"]
+    assert (cell["tp"] + cell["tn"]).sum() / row["n_scored"] == pytest.approx(row["accuracy"])
     assert row["question_only_f1"] < 0.65 and row["selectivity_over_question"] > 0.25  # the question does not know
     assert np.isfinite(row["control_macro_f1"]) and row["majority_macro_f1"] < 0.5
     assert set(tags.loc[tags["target"] == "correct", "tag"]) == {"correct", "incorrect"}
@@ -269,11 +274,14 @@ def test_cli_probe_writes_every_output(tmp_path):
 
     table, X, Q = synthetic(n_passages=6, ratios=(0.0, 0.5))
     hidden, scores = _write_unit(tmp_path / "u", table, X, Q)
-    out = {k: tmp_path / f"{k}.csv" for k in ("scores", "tags", "drift")}
-    main(["probe", "--hidden", hidden, "--scores", scores, "--n-splits", "3", "--out", str(out["scores"]),
-          "--tags", str(out["tags"]), "--drift", str(out["drift"])])
+    from kvroute.paths import PROBE_FILES
+
+    out = {k: tmp_path / "probe" / name for k, name in PROBE_FILES.items()}
+    main(["probe", "--hidden", hidden, "--scores", scores, "--n-splits", "3", "--out-dir", str(tmp_path / "probe")])
     probes = pd.read_csv(out["scores"])
     assert {"question_only_f1", "selectivity_over_question", "target"} <= set(probes.columns)
     assert set(probes["target"]) == {"answer_type", "correct"}
     assert probes.loc[probes["target"] == "answer_type", "question_only_f1"].notna().all()
     assert all(p.exists() for p in out.values())
+    # Every answer is scored correct here: the correctness probe has one class, so no confusion rows.
+    assert {"passage", "tp", "fn", "tn", "fp"} <= set(pd.read_csv(out["passages"]).columns)

@@ -628,13 +628,13 @@ def test_stats_command_writes_every_table_per_dataset_and_pooled(tmp_path):
     q = q.assign(f1=0.0, erased=(q["ger"] == 1).astype(float), consensus_mean=0.5, rho_mean=0.5,
                  answer_type="Person", evidence_evicted_mean=q["ger"])
     pd.concat([q, q.assign(regime="aware")], ignore_index=True).to_parquet(tmp_path / "q.parquet")
-    outputs = ("curves", "chi", "cliff", "breakpoint", "mcnemar", "tags", "ger", "ger-item", "erasure", "rigidity",
-               "consensus", "evidence-predictors")
+    from kvroute.paths import STATS_FILES
+
     main(["stats", "--scores", str(tmp_path / "q.parquet"), "--questions", str(tmp_path / "q.parquet"),
-          "--n-boot", "20", "--n-boot-breakpoint", "5", "--oracle", str(tmp_path / "oracle.csv"),
-          *[a for name in outputs for a in (f"--{name}", str(tmp_path / f"{name}.csv"))]])
-    for name in outputs:
-        assert set(pd.read_csv(tmp_path / f"{name}.csv")["dataset"]) == {"d1", "d2", POOLED}, name
+          "--n-boot", "20", "--n-boot-breakpoint", "5", "--out-dir", str(tmp_path)])
+    for name, file in STATS_FILES.items():
+        if name != "oracle":
+            assert set(pd.read_csv(tmp_path / file)["dataset"]) == {"d1", "d2", POOLED}, name
     assert (pd.read_csv(tmp_path / "breakpoint.csv")["n_boot"] == 5).all()
     oracle = pd.read_csv(tmp_path / "oracle.csv")  # no oracle press studied: the header only
     assert oracle.empty and {"dataset", "base_press", "measure", "arm", "estimate", "note"} <= set(oracle.columns)

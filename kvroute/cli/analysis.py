@@ -46,6 +46,7 @@ def cmd_metrics(a):
 def cmd_probe(a):
     from kvroute import probing
     from kvroute.io import write_csv
+    from kvroute.paths import PROBE_FILES
 
     table, states, question_only = probing.load_states(a.hidden, a.scores or a.predictions)
     if question_only is None:
@@ -57,21 +58,21 @@ def cmd_probe(a):
                                       question_only=question_only)
     drift = probing.drift_probes(table, states, n_splits=a.n_splits, C=a.C, seed=a.seed,
                                  by_dataset=not a.pooled_only)
-    write_csv(scores, a.out)
-    write_csv(tags, a.tags)
-    write_csv(drift, a.drift)
-    if a.passages:
-        write_csv(passages, a.passages)
+    out = Path(a.out_dir)
+    for name, table in (("scores", scores), ("tags", tags), ("drift", drift), ("passages", passages)):
+        write_csv(table, out / PROBE_FILES[name])
 
 
 def cmd_stats(a):
     from kvroute.io import write_csv
     from kvroute.stats import build_stats
 
+    from kvroute.paths import STATS_FILES
+
     tables = build_stats(_cat_parquet(a.scores), _cat_parquet(a.questions), n_boot=a.n_boot,
                          n_boot_breakpoint=a.n_boot_breakpoint, seed=a.seed, ratio_term=a.ratio_term)
     for name, table in tables.items():
-        write_csv(table, getattr(a, name))
+        write_csv(table, Path(a.out_dir) / STATS_FILES[name])
 
 
 def _pairs(items, flag: str) -> dict[str, str]:
@@ -146,10 +147,8 @@ def add_parsers(sub) -> None:
     s.add_argument("--control-by", choices=schema_at("probing.control_by")["enum"],
                    default=default("probing.control_by"))
     s.add_argument("--pooled-only", action="store_true", help="only dataset 'all', no per-dataset probes")
-    s.add_argument("--out", required=True, help="probe_scores.csv")
-    s.add_argument("--tags", required=True, help="per-tag F1 CSV")
-    s.add_argument("--drift", required=True, help="accessibility drift CSV")
-    s.add_argument("--passages", help="the correctness probe's out-of-fold confusion counts per passage (CSV)")
+    s.add_argument("--out-dir", required=True, help="writes probe_scores.csv, probe_tags.csv, probe_drift.csv and "
+                                                    "probe_passages.csv there (kvroute/paths.py)")
     s.set_defaults(func=cmd_probe)
 
     s = sub.add_parser("stats", help="curves, cliff, breakpoint, GER-hallucination, rigidity, McNemar, tag tests, "
@@ -161,9 +160,7 @@ def add_parsers(sub) -> None:
                    help="passage resamples for the breakpoint's CI (0: none)")
     s.add_argument("--seed", type=int, default=default("seed"))
     s.add_argument("--ratio-term", choices=schema_at("stats.ratio_term")["enum"], default=default("stats.ratio_term"))
-    for name in ("curves", "chi", "cliff", "breakpoint", "mcnemar", "tags", "ger", "ger-item", "erasure", "rigidity",
-                 "consensus", "oracle", "evidence-predictors"):
-        s.add_argument(f"--{name}", required=True)
+    s.add_argument("--out-dir", required=True, help="writes every table there (file names: kvroute/paths.py)")
     s.set_defaults(func=cmd_stats)
 
     s = sub.add_parser("claims", help="a verdict on each of the paper's claims C1-C14 per model: claims.csv and "

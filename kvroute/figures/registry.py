@@ -22,30 +22,17 @@ import shlex
 from dataclasses import dataclass, field
 
 from kvroute.config import study_units
-
-UNIT = "results/{model}/{dataset}/{regime}"
-STATS = "results/{model}/stats"
-PROBE = "results/{model}/probe"
+from kvroute.paths import INFER_FILES, METRICS_FILES, UNIT, probe_file, stats_file
 
 # Input kinds: every artifact a figure may read, by the name the plot function takes.
 KINDS = {
-    "answers": f"{UNIT}/metrics/answers.csv",
-    "eviction": f"{UNIT}/metrics/eviction.csv",
-    "routing": f"{UNIT}/metrics/routing.csv",
-    "questions": f"{UNIT}/metrics/questions.parquet",
-    "reachability": f"{UNIT}/metrics/reachability.csv",
-    "ledger": f"{UNIT}/ledger.parquet",
-    "evidence": f"{UNIT}/predictions.parquet",
-    "curves": f"{STATS}/curves.csv",
-    "chi": f"{STATS}/susceptibility.csv",
-    "cliff": f"{STATS}/cliff.csv",
-    "breakpoint": f"{STATS}/breakpoint.csv",
-    "verdict": f"{STATS}/ger_hallucination.csv",
-    "erasure": f"{STATS}/erasure.csv",
-    "probe_scores": f"{PROBE}/probe_scores.csv",
-    "probe_tags": f"{PROBE}/probe_tags.csv",
-    "probe_drift": f"{PROBE}/probe_drift.csv",
-    "oracle": f"{STATS}/oracle.csv",
+    **{kind: f"{UNIT}/metrics/{METRICS_FILES[kind]}"
+       for kind in ("answers", "eviction", "routing", "questions", "reachability")},
+    "ledger": f"{UNIT}/{INFER_FILES['ledger']}",
+    "evidence": f"{UNIT}/{INFER_FILES['predictions']}",
+    **{kind: stats_file(kind) for kind in ("curves", "chi", "cliff", "breakpoint", "erasure", "oracle")},
+    "verdict": stats_file("ger"),
+    **{f"probe_{kind}": probe_file(kind) for kind in ("scores", "tags", "drift")},
 }
 # Per-answer kinds that hold oracle-press rows beside the grid's: read with the columns that tell them
 # apart (when the file has them), so the plot functions can keep base rows only (kvroute.frames).

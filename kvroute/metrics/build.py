@@ -14,21 +14,12 @@ from kvroute.artifacts import REACH_ARRAYS
 from kvroute.frames import is_base, present
 from kvroute.metrics.answers import answer_breakdown
 from kvroute.metrics.common import CELL
+from kvroute.paths import METRICS_FILES
 from kvroute.metrics.consensus import routing_per_question, routing_summary
 from kvroute.metrics.eviction import eviction_per_question, eviction_summary
 from kvroute.intervals import wilson_interval
 
-# File name -> what it holds; the metrics CLI writes each under metrics/.
-OUTPUTS = {
-    "questions": "questions.parquet",  # one row per answer (oracle rows too): scores + eviction + mean routing
-    "layers": "layers.parquet",        # one row per answer x layer (oracle rows too): per-layer GER and routing
-    "answers": "answers.csv",          # F1 / recall / error classes by tag
-    "eviction": "eviction.csv",        # eviction rate, GER, null GER, erasure rate per cell
-    "layer_ger": "layer_ger.csv",      # per-layer GER per cell x layer
-    "routing": "routing.csv",          # consensus, rho, answer mass per cell x layer
-    "reachability": "reachability.csv",  # share of answers whose evidence the query can reach, per cell
-    "leakage": "leakage.csv",          # accuracy of erased answers, split by reachable_prefill, per cell
-}
+OUTPUTS = METRICS_FILES  # file name per table; the metrics CLI writes each under metrics/
 VARIANTS = ("def2", "prefill")  # reachability variants: kvroute/reachability.py
 
 

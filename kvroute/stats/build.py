@@ -22,13 +22,6 @@ import pandas as pd
 from kvroute.frames import POOLED, base_rows, require
 
 log = logging.getLogger(__name__)
-# Each table's file name under results/MODEL/stats/, keyed as build_stats returns it.
-STATS_FILES = {
-    "curves": "curves.csv", "chi": "susceptibility.csv", "cliff": "cliff.csv", "breakpoint": "breakpoint.csv",
-    "mcnemar": "mcnemar.csv", "tags": "tags.csv", "ger": "ger_hallucination.csv", "ger_item": "ger_item_model.csv",
-    "erasure": "erasure.csv", "rigidity": "rigidity.csv", "consensus": "consensus.csv", "oracle": "oracle.csv",
-    "evidence_predictors": "evidence_predictors.csv",
-}
 CURVE_GROUP = ("model", "press", "regime")
 CELL_GROUP = ("model", "regime", "press", "ratio")
 ORACLE_GROUP = ("model", "regime", "base_press")
@@ -48,7 +41,7 @@ def per_dataset(fn: Callable[..., pd.DataFrame], table: pd.DataFrame, group: Seq
 
 def build_stats(scores: pd.DataFrame, questions: pd.DataFrame, n_boot: int = 1000, n_boot_breakpoint: int = 200,
                 seed: int = 0, ratio_term: str = "categorical") -> dict[str, pd.DataFrame]:
-    """The stats rule's tables, keyed by the CLI's output names (--curves, --chi, ...)."""
+    """The stats rule's tables, keyed as kvroute.paths.STATS_FILES names their files."""
     from kvroute import stats
 
     boot = {"n_boot": n_boot, "seed": seed}
