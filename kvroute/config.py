@@ -281,7 +281,3 @@ def load(path: str | Path) -> dict:
         config = merged(yaml.safe_load(MODELS_PATH.read_text()), config)
     validate(config)
     return with_defaults(config)
-
-
-def sorted_ratios(config: dict) -> list[float]:
-    return sorted(float(r) for r in config["study"]["ratios"])
