@@ -26,6 +26,17 @@ def pytest_report_header(config) -> list[str]:
             f"torch threads by default: {torch.get_num_threads()}"]
 
 
+# Fixtures that load or run a real model: a test that uses one is slow (minutes, not seconds).
+MODEL_FIXTURES = {"smollm2_manifest", "smollm2", "qwen_tokenizer", "small_target"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that loads a model ``slow``, so ``pytest -m "not slow"`` is the quick check."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
