@@ -137,6 +137,9 @@ def cmd_run(a) -> int:
         if deadline and time.time() > deadline:
             print("time is up: stopping before the next shard", flush=True)
             break
+        if a.stop_file and Path(a.stop_file).exists():
+            print(f"{a.stop_file} exists: stopping before the next shard", flush=True)
+            break
         target = shard.infer_dir() / "predictions.parquet"
         start = time.time()
         out = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
@@ -178,6 +181,7 @@ def main(argv=None) -> int:
     s.add_argument("--datasets", nargs="+", help="only these datasets")
     s.add_argument("--max-shards", type=int, help="stop after this many shards")
     s.add_argument("--hours", type=float, help="start no new shard after this many hours")
+    s.add_argument("--stop-file", help="start no new shard once this file exists (a gentle stop from outside)")
     s.add_argument("--cores", type=int, default=2)
     s.add_argument("--commit", action="store_true", help="git commit each shard as it lands")
     s.add_argument("--shards", default=str(ROOT / campaign.SHARDS), help="where shards are kept (MODEL/shards/)")
