@@ -144,7 +144,7 @@ def cmd_run(a) -> int:
         start = time.time()
         out = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
                               "--configfile", str(Path(a.config).resolve()), "--directory", str(workdir),
-                              "--cores", str(a.cores), "--nolock", str(target)], cwd=ROOT, capture_output=True,
+                              "--cores", str(a.cores), "--nolock", "--rerun-incomplete", str(target)], cwd=ROOT, capture_output=True,
                              text=True)
         if out.returncode != 0:
             print((out.stdout + out.stderr)[-4000:], file=sys.stderr)
