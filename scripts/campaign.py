@@ -43,11 +43,11 @@ def questions_per_passage(config: dict, dataset: str) -> int:
 
 
 def rows_per_question(config: dict, regime: str) -> int:
-    """Answers per question in one regime: ratio 0 once, every press at every other ratio, the oracle presses."""
+    """Answer rows per question in one regime: every press at every ratio (the uncompressed answer is reported
+    under each press), and the oracle presses at theirs."""
     study = config["study"]
-    ratios = [r for r in study["ratios"] if float(r) > 0]
     oracle = kvconfig.oracle_plan(config, regime)
-    return 1 + len(study["presses"]) * len(ratios) + len(oracle.get("presses", {})) * len(oracle.get("ratios", []))
+    return len(study["presses"]) * len(study["ratios"]) + len(oracle.get("presses", {})) * len(oracle.get("ratios", []))
 
 
 def seconds_per_answer(root: Path, model: str) -> dict[str, float]:
