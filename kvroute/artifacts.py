@@ -8,7 +8,7 @@ model x dataset x regime. All use the same files, so merging is concatenation:
   question asked with an empty context (the probes' baseline); layers; and the row index
 - routing.npz: argmax and argmax_content (rows, layers, q_heads) int32, answer_mass fp16, and REACH_ARRAYS fp16
   (T_ans reachable from the query under paper Definition 2 and through the uncompressed
-  prefill: 1, 0, or NaN when unknown; kvroute/reachability.py), and the row index
+  prefill: 1, 0, or NaN when unknown; kvroute/inference/reachability.py), and the row index
 - ledger.parquet: packed kept-bits per passage x press x ratio
 
 Rows of the .npz files align with predictions.parquet (same order; qid, press
@@ -26,7 +26,7 @@ from kvroute.io import write_npz, write_parquet
 from kvroute.paths import INFER_FILES
 
 FILES = INFER_FILES
-# Reachability per row (kvroute.reachability.Reach): NaN where it was not computed.
+# Reachability per row (kvroute.inference.reachability.Reach): NaN where it was not computed.
 REACH_ARRAYS = ("reachable_def2", "reachable_prefill", "reach_fraction_def2", "reach_fraction_prefill")
 # Arrays that are the same for every row rather than one entry per row.
 SHARED_ARRAYS = {"layers"}

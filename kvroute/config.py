@@ -14,31 +14,11 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from kvroute.inference import catalog
+
 SCHEMA_PATH = Path(str(resources.files("kvroute") / "schemas" / "config.schema.yaml"))
 # The model registry every config shares (the Snakefile loads it with `configfile:` first).
 MODELS_PATH = Path(__file__).resolve().parents[1] / "config" / "models.yaml"
-
-# kvpress 0.5.5's press classes, listed here so the Snakefile can reject an
-# unknown press without importing kvpress (and torch). A test keeps this list
-# equal to kvpress's own.
-KVPRESS_PRESSES = (
-    "AdaKVPress", "BlockPress", "CAMPress", "CURPress", "CapPress", "ChunkKVPress", "ChunkPress",
-    "CompactorPress", "ComposedPress", "CompressionRatioDecodingPress", "CriticalAdaKVPress",
-    "CriticalKVPress", "DMSPress", "DecodingPress", "DuoAttentionPress", "EntropyGatedChunkKVPress",
-    "ExpectedAttentionPress", "ExpectedAttentionStatsPress", "FastKVzipPress", "FinchPress",
-    "KVComposePress", "KVgradPress", "KVzapPress", "KVzipPress", "KeyDiffPress", "KeyRerotationPress",
-    "KnormPress", "LUKVPress", "LagKVPress", "LeverageScorePress", "MergingPress", "NonCausalAttnPress",
-    "ObservedAttentionPress", "PerLayerCompressionPress", "PrefillDecodingPress", "PyramidKVPress",
-    "QFilterPress", "RandomPress", "RestoreKVPress", "ScorerPress", "SimLayerKVPress", "SnapKVPress",
-    "StreamingLLMPress", "TOVAPress", "ThinKPress",
-)
-
-# Wrapper presses, and the scorers whose score() reads the uncompressed prefill
-# only, never the ratio: one prefill then serves every ratio (verified against
-# stock in tests), and an oracle can steer the memoised scores.
-WRAPPERS = ("AdaKVPress", "ChunkPress")
-RATIO_FREE_SCORERS = ("ExpectedAttentionPress", "KnormPress", "StreamingLLMPress")
-
 
 class ConfigError(ValueError):
     """A config problem; the message starts with the offending key."""
@@ -103,12 +83,8 @@ def _check_references(config: dict) -> None:
             raise ConfigError(f"config key study.passages_per_model.{name}: {name!r} is not in study.models; "
                               f"allowed values: {', '.join(study['models'])}")
     for name, spec in config["presses"].items():
-        for field in ("press", "scorer"):
-            if field in spec and spec[field] not in KVPRESS_PRESSES:
-                raise ConfigError(
-                    f"config key presses.{name}.{field}: {spec[field]!r} is not a kvpress press; "
-                    f"allowed values: {', '.join(KVPRESS_PRESSES)}"
-                )
+        for key, problem in catalog.problems(name, spec):
+            raise ConfigError(f"config key {key}: {problem}")
     _check_oracle(config)
     generators = generator_names()
     for name, spec in config["datasets"].items():
@@ -137,7 +113,7 @@ def _check_references(config: dict) -> None:
 
 def _check_oracle(config: dict) -> None:
     """Oracle presses run only under study.oracle, on a studied base press whose prefill they can share."""
-    from kvroute.oracle import base_press_of
+    from kvroute.inference.oracle import base_press_of
 
     study, presses = config["study"], config["presses"]
     for i, name in enumerate(study["presses"]):
@@ -145,10 +121,10 @@ def _check_oracle(config: dict) -> None:
             raise ConfigError(f"config key study.presses[{i}]: {name!r} is an oracle press; "
                               f"list it under study.oracle.presses")
     for name, spec in presses.items():
-        if "oracle" in spec and not (spec["press"] in WRAPPERS and spec.get("scorer") in RATIO_FREE_SCORERS):
-            raise ConfigError(f"config key presses.{name}.oracle: an oracle steers the scores of "
-                              f"{' or '.join(WRAPPERS)} around a scorer one prefill serves; allowed scorers: "
-                              f"{', '.join(RATIO_FREE_SCORERS)}")
+        if "oracle" in spec and not catalog.steerable(spec):
+            raise ConfigError(f"config key presses.{name}.oracle: an oracle steers the scores a press ranks "
+                              f"contiguous context spans by; {spec['press']} has none to steer "
+                              f"({catalog.CATALOG[spec['press']].note})")
     oracle = study.get("oracle")
     if not oracle:
         return
@@ -185,7 +161,7 @@ def studied_regimes(config: dict) -> list[str]:
 
 def oracle_plan(config: dict, regime: str) -> dict:
     """What one infer job of ``regime`` runs beyond its presses: {} or {presses: {name: ...}, ratios, seed}."""
-    from kvroute.oracle import base_press_of
+    from kvroute.inference.oracle import base_press_of
 
     study, presses = config["study"], config["presses"]
     oracle = study.get("oracle")

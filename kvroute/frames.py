@@ -28,12 +28,12 @@ def present(df: pd.DataFrame, cols: Iterable[str]) -> list[str]:
 
 
 # --- base vs oracle rows -------------------------------------------------------------------------------
-# Oracle presses (kvroute/oracle.py) are copies of a base press whose scores are steered toward or away
+# Oracle presses (kvroute/inference/oracle.py) are copies of a base press whose scores are steered toward or away
 # from chosen positions; their rows sit beside the base rows in predictions, scores, questions, hidden and
 # routing arrays, and the ledger. They are an intervention, not a point of the study grid: every curve,
 # correlation, probe, figure and table of the grid reads base rows only (these functions), and only the
 # oracle statistics (kvroute/stats/oracle.py) read both.
-from kvroute.oracle import NONE as NO_ORACLE  # noqa: E402 (the ``oracle`` value of a base row)
+from kvroute.inference.oracle import NONE as NO_ORACLE  # noqa: E402 (the ``oracle`` value of a base row)
 
 
 def oracle_of(df: pd.DataFrame) -> pd.Series:

@@ -209,7 +209,7 @@ def load(manifest_path, device: str = "cpu", dtype: str = "float32", attn_implem
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from kvroute import attention
+    from kvroute.inference import attention
 
     quiet_transformers()
     manifest = read_manifest(manifest_path)
@@ -224,6 +224,7 @@ def load(manifest_path, device: str = "cpu", dtype: str = "float32", attn_implem
         where, dtype=torch_dtype, attn_implementation=attn_implementation, **extra
     ).to(device)
     model.eval()
+    define_head_dim(model.config)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     # engine.answer's batched bf16 decoding on CPU relies on this dispatcher; it is
@@ -250,7 +251,15 @@ def random_model(config_path: str | os.PathLike, device: str = "cpu", dtype: str
     with torch.device(device):
         model = AutoModelForCausalLM.from_config(config, dtype=getattr(torch, dtype),
                                                  attn_implementation=attn_implementation)
+    define_head_dim(model.config)
     return model.eval()
+
+
+def define_head_dim(config) -> None:
+    """Give ``config.head_dim`` where the architecture derives it: kvpress's CriticalKV presses read it,
+    and Qwen2 configs do not define it."""
+    if getattr(config, "head_dim", None) is None:
+        config.head_dim = config.hidden_size // config.num_attention_heads
 
 
 def eos_ids(model) -> list[int]:

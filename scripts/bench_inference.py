@@ -40,10 +40,12 @@ from kvpress.attention_patch import attention_patch  # noqa: E402
 from transformers import DynamicCache, pipeline  # noqa: E402
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS  # noqa: E402
 
-from kvroute import attention as kvattention  # noqa: E402
+from kvroute.inference import attention as kvattention  # noqa: E402
 from kvroute import config as kvconfig  # noqa: E402
-from kvroute import engine, inference, models, prompts  # noqa: E402
-from kvroute import presses as press_registry  # noqa: E402
+from kvroute import models  # noqa: E402
+from kvroute.inference import engine, prompts  # noqa: E402
+from kvroute.inference import job as inference  # noqa: E402
+from kvroute.inference import presses as press_registry  # noqa: E402
 from kvroute.datasets import generate  # noqa: E402
 from kvroute.io import write_text  # noqa: E402
 
@@ -114,10 +116,9 @@ def answer_alone(model, tokenizer, record, regime, presses, name, ratio, qid, ma
     pre = engine.prefill(model, context_ids)
     if name is None:
         cell = engine.uncompressed_cell(pre)
-    elif press_registry.shares_prefill(presses[name]):
-        cell = engine.compress_cell(pre, name, presses[name], ratio, engine.ScoreBank(presses[name]))
     else:
-        cell = engine.stock_cell(model, pre, name, presses[name], ratio)
+        bank = engine.decided_bank(presses[name], pre, [ratio], model)
+        cell = engine.press_cell(model, pre, name, presses[name], ratio, bank)
     j = next(i for i, q in enumerate(record["questions"]) if q["qid"] == qid)
     return engine.answer(model, tokenizer, cell, pre.length, [question_ids[j]], max_new_tokens).texts[0]
 
@@ -236,13 +237,13 @@ def main(argv=None):
                         "relative to a base row, and whether the oracle added a prefill")
     p.add_argument("--attention-cost", action="store_true",
                    help="also time kvroute with transformers' repeat_kv attention instead of kvroute's grouped-head "
-                        "SDPA (kvroute.attention) and check that the answers are the same")
+                        "SDPA (kvroute.inference.attention) and check that the answers are the same")
     p.add_argument("--cache-cost", action="store_true",
                    help="also time kvroute decoding through transformers' DynamicCache (a copy of the cache per "
-                        "token) instead of kvroute's reserved cache (kvroute.cache), and check the answers match")
+                        "token) instead of kvroute's reserved cache (kvroute.inference.cache), and check the answers match")
     p.add_argument("--mask-cost", action="store_true",
                    help="also time kvroute hiding AdaKV's masked keys with kvpress's attention_patch (an index "
-                        "scatter) instead of kvroute's masked where (kvroute.attention), and check the answers match")
+                        "scatter) instead of kvroute's masked where (kvroute.inference.attention), and check the answers match")
     p.add_argument("--repeats", type=int, default=2,
                    help="runs of each variant compared by --reachability-cost / --oracle-cost / --attention-cost / "
                         "--cache-cost / --mask-cost, "

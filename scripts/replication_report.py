@@ -41,7 +41,7 @@ from kvroute.claims import report  # noqa: E402
 from kvroute.claims.registry import CLAIMS, missing_families, model_not_run  # noqa: E402
 from kvroute.io import write_csv, write_json, write_text  # noqa: E402
 from kvroute.metrics.chunks import sink_share  # noqa: E402
-from kvroute.presses import kept_per_chunk  # noqa: E402
+from kvroute.inference.presses import kept_per_chunk  # noqa: E402
 
 PIECES = ROOT / "docs" / "replication"
 STATS_TABLES = ("breakpoint", "ger_hallucination", "ger_item_model", "rigidity", "oracle")

@@ -18,7 +18,7 @@ def pytest_report_header(config) -> list[str]:
     """Say what the machine decides, so a failure report shows it: `dtype: auto` and torch's threads."""
     import torch
 
-    from kvroute import inference
+    from kvroute.inference import job as inference
 
     forced = os.environ.get(inference.AUTO_DTYPE_ENV)
     why = f"{inference.AUTO_DTYPE_ENV}={forced}" if forced else f"native CPU bf16: {inference.cpu_has_bf16()}"

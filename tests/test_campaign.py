@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from kvroute import artifacts, campaign, inference
+from kvroute import artifacts, campaign
+from kvroute.inference import job as inference
 from kvroute.config import load, oracle_plan
 from kvroute.datasets import generate, write_jsonl
 from kvroute.metrics import build_metrics

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from conftest import REPO
 
-from kvroute.config import KVPRESS_PRESSES, ConfigError, generator_names, load, load_schema, validate, with_defaults
+from kvroute.config import ConfigError, generator_names, load, load_schema, validate, with_defaults
 
 
 def broken(config: dict, path: str, value) -> dict:
@@ -90,20 +90,16 @@ def test_defaults_are_filled(default_config):
     assert filled["probing"]["n_splits"] == 5 and filled["stats"]["ratio_term"] == "categorical"
 
 
-def test_press_list_matches_kvpress():
-    """The torch-free press list the Snakefile checks against is kvpress's own."""
-    from kvroute.presses import press_classes
-
-    assert set(KVPRESS_PRESSES) == set(press_classes()) | {"ScorerPress"}
-
-
 def test_press_arguments_are_checked():
-    from kvroute.presses import validate_spec
+    from kvroute.inference.presses import validate_spec
 
     with pytest.raises(ValueError, match="presses.x.args.chunk_size.*chunk_length"):
         validate_spec("x", {"press": "ChunkPress", "scorer": "ExpectedAttentionPress", "args": {"chunk_size": 3}})
     with pytest.raises(ValueError, match="presses.x.scorer"):
         validate_spec("x", {"press": "AdaKVPress"})
+    with pytest.raises(ValueError, match="presses.x.scorer_args.window.*window_size"):
+        validate_spec("x", {"press": "AdaKVPress", "scorer": "SnapKVPress", "scorer_args": {"window": 3}})
+    validate_spec("x", {"press": "CriticalKVPress", "scorer": "KnormPress", "args": {"first_stage_ratio": 0.4}})
 
 
 def test_schema_generator_enum_is_the_registry():

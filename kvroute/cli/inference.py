@@ -17,7 +17,7 @@ def cmd_prepare_model(a):
 
 
 def cmd_infer(a):
-    from kvroute import inference
+    from kvroute.inference import job as inference
     from kvroute.artifacts import paths_in
 
     settings = json.loads(a.inference)

@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 from kvroute.figures.common import grid, legend_below, models_of, nearest, ordered, require, save, short
 from kvroute.figures.style import press_color
 from kvroute.frames import base_ledger_rows, base_rows
-from kvroute.ledger import globally_evicted, unpack
+from kvroute.inference.ledger import globally_evicted, unpack
 
 LEDGER_COLS = ["model", "passage_id", "press", "ratio", "layers", "kv_heads", "tokens", "kept_bits"]
 EVIDENCE_COLS = ["passage_id", "qid", "evidence_positions"]

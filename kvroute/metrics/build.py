@@ -20,7 +20,7 @@ from kvroute.metrics.eviction import eviction_per_question, eviction_summary
 from kvroute.intervals import wilson_interval
 
 OUTPUTS = METRICS_FILES  # file name per table; the metrics CLI writes each under metrics/
-VARIANTS = ("def2", "prefill")  # reachability variants: kvroute/reachability.py
+VARIANTS = ("def2", "prefill")  # reachability variants: kvroute/inference/reachability.py
 
 
 def _key(group: list[str], key) -> dict:

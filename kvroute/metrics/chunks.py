@@ -6,7 +6,7 @@ first, and ChunkPress scores every chunk on its own and keeps
 high ratios therefore keep little but sinks: with chunk_length 64 at
 ratio 0.95, three entries per chunk, all of them sinks, and selection is
 purely positional. This table measures it from the eviction ledger, whose
-rows carry the press's sink positions (kvroute.presses.sink_positions).
+rows carry the press's sink positions (kvroute.inference.presses.sink_positions).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kvroute import ledger
+from kvroute.inference import ledger
 
 KEYS = ["model", "dataset", "regime", "press", "ratio"]
 

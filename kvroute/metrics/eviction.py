@@ -38,7 +38,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from kvroute.frames import oracle_of, present
-from kvroute.ledger import globally_evicted, unpack
+from kvroute.inference.ledger import globally_evicted, unpack
 from kvroute.metrics.common import ratio_key
 from kvroute.stats.curves import ratio_of_sums
 

@@ -1,7 +1,7 @@
 """Oracle presses: does hallucination follow the evidence's survival, or its being singled out?
 
 At the same ratio and budget as a base press, the oracle variants
-(kvroute/oracle.py) raise the question's evidence T_ans to the top of the
+(kvroute/inference/oracle.py) raise the question's evidence T_ans to the top of the
 scores (protect), lower it (target), raise random passage spans shaped like it
 (placebo), or raise T_ans plus three such span sets (protect_diluted). Each
 oracle answer has a base answer of the same item at the same ratio; base
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from kvroute.frames import NO_ORACLE, base_press_of, oracle_of, present, require
-from kvroute.oracle import VARIANTS
+from kvroute.inference.oracle import VARIANTS
 from kvroute.scoring import with_correct_at_0
 from kvroute.stats.bootstrap import cluster_ids, passage_weights, percentile, ratio_of, strata_of
 from kvroute.stats.curves import _groups

@@ -10,7 +10,8 @@ from kvpress.attention_patch import attention_patch
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-from kvroute import attention, models
+from kvroute import models
+from kvroute.inference import attention
 
 BATCH, HEADS, KV_HEADS, DIM, CACHED = 3, 6, 2, 16, 20
 

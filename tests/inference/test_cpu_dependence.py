@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kvroute import inference
+from kvroute.inference import job as inference
 
 
 @pytest.fixture(autouse=True)

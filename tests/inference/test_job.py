@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kvroute import artifacts, inference, ledger
+from kvroute import artifacts
+from kvroute.inference import batching, ledger, passage
+from kvroute.inference import job as inference
 from kvroute.datasets import generate, write_jsonl
 
 PRESSES = {
@@ -93,7 +95,7 @@ def test_ledger_matches_the_kept_fraction(clean_run):
 
 def crash_on_second(calls: list):
     """answer_passage that records each passage and is killed on the second one."""
-    real = inference.answer_passage
+    real = passage.answer_passage
 
     def answer(model, tokenizer, record, *args):
         calls.append(record["passage_id"])
@@ -105,15 +107,15 @@ def crash_on_second(calls: list):
 
 
 def test_a_crashed_job_resumes_from_its_last_passage(smollm2_manifest, dataset, tmp_path, clean_run, monkeypatch):
-    real = inference.answer_passage
+    real = passage.answer_passage
     calls = []
-    monkeypatch.setattr(inference, "answer_passage", crash_on_second(calls))
+    monkeypatch.setattr(passage, "answer_passage", crash_on_second(calls))
     with pytest.raises(KeyboardInterrupt):
         run(smollm2_manifest, dataset, tmp_path)
     assert not artifacts.paths_in(tmp_path)["predictions"].exists(), "a killed job must not look finished"
 
     calls.clear()
-    monkeypatch.setattr(inference, "answer_passage", lambda *a: (calls.append(a[2]["passage_id"]), real(*a))[1])
+    monkeypatch.setattr(passage, "answer_passage", lambda *a: (calls.append(a[2]["passage_id"]), real(*a))[1])
     outputs = run(smollm2_manifest, dataset, tmp_path)
     assert calls == ["knowledge_manipulation-0001"], "only the unfinished passage is recomputed"
     pd.testing.assert_frame_equal(pd.read_parquet(outputs["predictions"]), pd.read_parquet(clean_run["predictions"]))
@@ -125,7 +127,7 @@ def test_a_checkpoint_resumes_only_under_the_dtype_that_wrote_it(smollm2_manifes
     calls = []
     auto = {**SETTINGS, "dtype": "auto"}
     outputs = artifacts.paths_in(tmp_path)
-    monkeypatch.setattr(inference, "answer_passage", crash_on_second(calls))
+    monkeypatch.setattr(passage, "answer_passage", crash_on_second(calls))
     monkeypatch.setenv(inference.AUTO_DTYPE_ENV, "float32")
     with pytest.raises(KeyboardInterrupt):
         inference.run(str(smollm2_manifest), str(dataset), "agnostic", PRESSES, [0.0, 0.5], auto, outputs)
@@ -134,7 +136,7 @@ def test_a_checkpoint_resumes_only_under_the_dtype_that_wrote_it(smollm2_manifes
     for resolved, first in [("bfloat16", "knowledge_manipulation-0000"), ("float32", "knowledge_manipulation-0001")]:
         calls.clear()
         monkeypatch.setenv(inference.AUTO_DTYPE_ENV, resolved)
-        monkeypatch.setattr(inference, "answer_passage", lambda *a: (calls.append(a[2]["passage_id"]), 1 / 0))
+        monkeypatch.setattr(passage, "answer_passage", lambda *a: (calls.append(a[2]["passage_id"]), 1 / 0))
         with pytest.raises(ZeroDivisionError):
             inference.run(str(smollm2_manifest), str(dataset), "agnostic", PRESSES, [0.0, 0.5], auto, outputs)
         assert calls == [first], resolved  # bf16 starts afresh; fp32 resumes after its finished passage
@@ -165,13 +167,13 @@ def test_answers_do_not_depend_on_how_rows_are_batched(smollm2):
 
     model, tokenizer = smollm2
     record = {**generate("knowledge_manipulation", 1, 5)[0], "dataset": "knowledge_manipulation"}
-    runs = {size: inference.answer_passage(model, tokenizer, record, "aware", PRESSES, [0.0, 0.3, 0.8], 4, size,
+    runs = {size: passage.answer_passage(model, tokenizer, record, "aware", PRESSES, [0.0, 0.3, 0.8], 4, size,
                                            [15, 30], reach_threshold=0.02)
             for size in (1, 7, 64)}
-    assert runs[64]["counters"]["decode_steps"] < runs[1]["counters"]["decode_steps"]
-    texts = {size: [r["prediction"] for r in out["rows"]] for size, out in runs.items()}
+    assert runs[64].counters["decode_steps"] < runs[1].counters["decode_steps"]
+    texts = {size: [r["prediction"] for r in out.rows] for size, out in runs.items()}
     assert texts[1] == texts[7] == texts[64]
-    arrays = {size: {k: np.stack(v) for k, v in out["arrays"].items()} for size, out in runs.items()}
+    arrays = {size: {k: np.stack(v) for k, v in out.arrays.items()} for size, out in runs.items()}
     for size in (7, 64):
         for name in ("argmax", "argmax_content"):
             assert np.array_equal(arrays[size][name], arrays[1][name]), name
@@ -188,7 +190,7 @@ def test_answers_do_not_depend_on_how_rows_are_batched(smollm2):
 def test_cells_whose_layers_differ_in_length_are_batched_alone():
     import torch
 
-    from kvroute import engine
+    from kvroute.inference import engine
 
     def cell(*lengths):
         keys = [torch.zeros(1, 2, n, 4) for n in lengths]
@@ -196,21 +198,21 @@ def test_cells_whose_layers_differ_in_length_are_batched_alone():
 
     even, other, ragged = cell(5, 5), cell(3, 3), cell(5, 3)
     rows = [even, even, other, ragged, ragged, even, other]
-    assert inference._batches(rows, 64) == [[0, 1, 2], [3, 4], [5, 6]]
-    assert inference._batches(rows, 2) == [[0, 1], [2], [3, 4], [5, 6]]
+    assert batching.batches(rows, 64) == [[0, 1, 2], [3, 4], [5, 6]]
+    assert batching.batches(rows, 2) == [[0, 1], [2], [3, 4], [5, 6]]
 
 
 def test_rows_of_cells_batched_alone_stay_together():
     import torch
 
-    from kvroute import engine
+    from kvroute.inference import engine
 
     def cell(*lengths):
         keys = [torch.zeros(1, 2, n, 4) for n in lengths]
         return engine.Cell("p", 0.5, keys, keys, [None] * len(lengths), [], [])
 
     cells = [cell(5, 5), cell(5, 3), cell(3, 3)]
-    order = inference._row_order(cells, [9, 4])
+    order = batching.row_order(cells, [9, 4])
     # Stackable cells by question length (longer cache first), then the ragged cell's rows together.
     assert order == [(0, 1), (2, 1), (0, 0), (2, 0), (1, 1), (1, 0)]
-    assert len(inference._batches([cells[c] for c, _ in order], 64)) == 2
+    assert len(batching.batches([cells[c] for c, _ in order], 64)) == 2

@@ -19,7 +19,7 @@ from kvpress.utils import get_prerope_query_states
 # modeling_qwen2/modeling_mistral copy these helpers from modeling_llama.
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
-from kvroute.reachability import question_entries
+from kvroute.inference.reachability import question_entries
 
 
 # Attention sinks: the first context tokens draw attention whatever they say (StreamingLLM's 4).
@@ -33,7 +33,7 @@ class Routing:
     argmax_content: torch.Tensor
     answer_mass: torch.Tensor  # (batch, layers, query_heads) attention mass on T_ans
     # (batch, layers, T) bool: context positions the question tokens that matter read at each layer
-    # (kvroute.reachability.question_entries); None when reachability is off.
+    # (kvroute.inference.reachability.question_entries); None when reachability is off.
     entries: torch.Tensor | None = None
 
 
@@ -61,23 +61,27 @@ class RoutingProbe:
         self.argmax_content: dict[int, torch.Tensor] = {}
         self.mass: dict[int, torch.Tensor] = {}
         self.question_edges: dict[int, torch.Tensor] = {}
+        self._wanted: torch.Tensor | None = None
 
-    def _slot_positions(self, layer: int, batch: int) -> torch.Tensor:
-        """(batch, kv_heads, slots) prompt position of every key slot; -1 marks padding."""
-        cached = self.positions[layer]  # (batch, kv_heads, n_cached)
+    def _slot_positions(self, layer: int, batch: int, device) -> torch.Tensor:
+        """(batch, kv_heads, slots) prompt position of every key slot, on ``device``; -1 marks padding."""
+        cached = self.positions[layer].to(device)  # (batch, kv_heads, n_cached)
         n_heads = cached.shape[1]
-        question = torch.arange(self.width).expand(batch, self.width) - torch.tensor(self.pad)[:, None]
+        pad = torch.tensor(self.pad, device=device)[:, None]
+        question = torch.arange(self.width, device=device).expand(batch, self.width) - pad
         question = torch.where(question >= 0, question + self.context_length, torch.full_like(question, -1))
         return torch.cat([cached, question[:, None, :].expand(batch, n_heads, -1)], dim=-1)
 
     def _on_answer(self, slot_pos: torch.Tensor) -> torch.Tensor:
         """(batch, kv_heads, slots) bool: the slot holds a T_ans token of its row."""
         batch = slot_pos.shape[0]
-        wanted = torch.zeros(batch, self.context_length + self.width + 1, dtype=torch.bool)
-        for b, positions in enumerate(self.evidence):
-            wanted[b, positions] = True
+        if self._wanted is None:  # built once per batch, on the host, then moved in one copy
+            wanted = torch.zeros(batch, self.context_length + self.width + 1, dtype=torch.bool)
+            for b, positions in enumerate(self.evidence):
+                wanted[b, positions] = True
+            self._wanted = wanted.to(slot_pos.device)
         flat = slot_pos.reshape(batch, -1).clamp(min=0)
-        return wanted.gather(1, flat).view_as(slot_pos) & (slot_pos >= 0)
+        return self._wanted.gather(1, flat).view_as(slot_pos) & (slot_pos >= 0)
 
     def hook(self, module, args, kwargs, output):
         layer = module.layer_idx
@@ -96,31 +100,32 @@ class RoutingProbe:
         scores = (grouped @ keys.float().transpose(-1, -2)) * module.scaling
         scores = scores.view(batch, n_kv, groups, width, n_slots)
 
-        slot_pos = self._slot_positions(layer, batch)  # (batch, kv_heads, slots)
+        # Everything below stays on the model's device: results leave it once per batch, in result().
+        device = scores.device
+        slot_pos = self._slot_positions(layer, batch, device)  # (batch, kv_heads, slots)
         blocked = slot_pos < 0
         if self.masked[layer] is not None:
-            rows, heads, seqs = self.masked[layer]
-            blocked[rows.cpu(), heads.cpu(), seqs.cpu()] = True
+            rows, heads, seqs = (t.to(device) for t in self.masked[layer])
+            blocked[rows, heads, seqs] = True
         # Question token i sees the cache and question tokens up to itself.
-        future = torch.zeros(width, n_slots, dtype=torch.bool)
-        future[:, n_slots - width:] = torch.ones(width, width, dtype=torch.bool).triu(1)
-        hide = (blocked[:, :, None, None, :] | future).to(scores.device)
+        future = torch.zeros(width, n_slots, dtype=torch.bool, device=device)
+        future[:, n_slots - width:] = torch.ones(width, width, dtype=torch.bool, device=device).triu(1)
+        hide = blocked[:, :, None, None, :] | future
         # Padded question rows see nothing: their all -inf rows become zeros.
         weights = scores.masked_fill(hide, float("-inf")).softmax(-1).nan_to_num(0.0)
 
         last = weights[:, :, :, -1]  # (batch, kv_heads, groups, slots)
-        on_answer = self._on_answer(slot_pos).to(scores.device) if self.evidence is not None else None
-        slot_pos = slot_pos.to(scores.device)
         best = last.argmax(-1)  # slot index per query head
-        self.argmax[layer] = slot_pos.gather(-1, best).reshape(batch, n_kv * groups).cpu()
-        content = (slot_pos >= SINK_TOKENS) & (slot_pos < self.context_length) & ~hide[:, :, 0, -1].to(slot_pos.device)
+        self.argmax[layer] = slot_pos.gather(-1, best).reshape(batch, n_kv * groups)
+        content = (slot_pos >= SINK_TOKENS) & (slot_pos < self.context_length) & ~hide[:, :, 0, -1]
         masked_last = last.masked_fill(~content[:, :, None, :], -1.0)
         best_content = masked_last.argmax(-1)
         found = masked_last.gather(-1, best_content[..., None])[..., 0] >= 0
         self.argmax_content[layer] = torch.where(found, slot_pos.gather(-1, best_content),
-                                                 torch.full_like(best_content, -1)).reshape(batch, n_kv * groups).cpu()
-        if on_answer is not None:
-            self.mass[layer] = (last * on_answer[:, :, None, :]).sum(-1).reshape(batch, n_kv * groups).cpu()
+                                                 torch.full_like(best_content, -1)).reshape(batch, n_kv * groups)
+        if self.evidence is not None:
+            on_answer = self._on_answer(slot_pos)
+            self.mass[layer] = (last * on_answer[:, :, None, :]).sum(-1).reshape(batch, n_kv * groups)
         if every:
             self.question_edges[layer] = self._question_edges(weights, slot_pos)
         return output
@@ -151,9 +156,9 @@ class RoutingProbe:
 
     def result(self) -> Routing:
         layers = sorted(self.argmax)
-        argmax = torch.stack([self.argmax[l] for l in layers], dim=1)
-        argmax_content = torch.stack([self.argmax_content[l] for l in layers], dim=1)
-        mass = (torch.stack([self.mass[l] for l in layers], dim=1) if self.mass
+        argmax = torch.stack([self.argmax[l] for l in layers], dim=1).cpu()
+        argmax_content = torch.stack([self.argmax_content[l] for l in layers], dim=1).cpu()
+        mass = (torch.stack([self.mass[l] for l in layers], dim=1).cpu() if self.mass
                 else torch.full(argmax.shape, float("nan")))
         entries = None
         if self.threshold is not None:

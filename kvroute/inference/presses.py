@@ -1,7 +1,8 @@
 """Press registry: config names -> stock kvpress objects.
 
-A press spec in the config names a kvpress class, and for wrapper presses
-(``AdaKVPress``, ``ChunkPress``) the scorer they wrap::
+A press spec in the config names a kvpress class, and for presses built
+around a scorer (wrappers such as ``AdaKVPress`` and ``ChunkPress``, and
+``CriticalKVPress``) the scorer they take (``kvroute.inference.catalog``)::
 
     adakv_ea: {press: AdaKVPress, args: {alpha_safeguard: 0.2}, scorer: ExpectedAttentionPress}
     chunk_ea: {press: ChunkPress, args: {chunk_length: 64}, scorer: ExpectedAttentionPress}
@@ -12,8 +13,10 @@ Ratio 0.0 means "no press" and is never built.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
+from collections.abc import Callable
 from functools import lru_cache
 
 import torch
@@ -21,7 +24,7 @@ from kvpress.presses.base_press import BasePress
 from kvpress.presses.chunk_press import ChunkPress
 from kvpress.presses.scorer_press import ScorerPress
 
-from kvroute.config import RATIO_FREE_SCORERS, WRAPPERS  # noqa: F401 (re-exported: torch-free facts)
+from kvroute.inference import catalog
 
 
 @lru_cache(maxsize=1)
@@ -39,52 +42,82 @@ def scorer_classes() -> dict[str, type]:
     return {n: c for n, c in press_classes().items() if issubclass(c, ScorerPress) and c is not ScorerPress}
 
 
-def _lookup(name: str, table: dict[str, type], what: str, key: str) -> type:
-    if name not in table:
-        raise ValueError(f"{key}: unknown {what} {name!r}; allowed: {', '.join(sorted(table))}")
-    return table[name]
+def arguments(cls: type) -> set[str]:
+    """The keyword arguments a press class takes (CriticalKVPress is not a dataclass)."""
+    if dataclasses.is_dataclass(cls):
+        return {f.name for f in dataclasses.fields(cls) if f.init}
+    return set(inspect.signature(cls.__init__).parameters) - {"self"}
 
 
 def validate_spec(name: str, spec: dict) -> None:
-    """Raise a ValueError naming the config key when a press spec cannot be built."""
-    cls = _lookup(spec["press"], press_classes(), "kvpress press", f"presses.{name}.press")
-    if spec["press"] in WRAPPERS:
-        if "scorer" not in spec:
-            raise ValueError(f"presses.{name}.scorer: {spec['press']} wraps a scorer; name one of "
-                             f"{', '.join(sorted(scorer_classes()))}")
-        _lookup(spec["scorer"], scorer_classes(), "scorer press", f"presses.{name}.scorer")
-    elif "scorer" in spec:
-        raise ValueError(f"presses.{name}.scorer: only {', '.join(WRAPPERS)} take a scorer")
-    if "oracle" in spec and not (spec["press"] in WRAPPERS and spec.get("scorer") in RATIO_FREE_SCORERS):
-        raise ValueError(f"presses.{name}.oracle: an oracle steers the scores of {', '.join(WRAPPERS)} around a "
-                         f"scorer that one prefill serves ({', '.join(RATIO_FREE_SCORERS)})")
-    fields = {f.name for f in dataclasses.fields(cls)}
-    for arg in spec.get("args", {}):
-        if arg not in fields:
-            raise ValueError(f"presses.{name}.args.{arg}: {cls.__name__} has no such argument; "
-                             f"allowed: {', '.join(sorted(fields - {'press', 'compression_ratio'}))}")
+    """Raise a ValueError naming the config key when a press spec cannot be built or studied."""
+    for key, problem in catalog.problems(name, spec):
+        raise ValueError(f"{key}: {problem}")
+    for field, args in (("press", "args"), ("scorer", "scorer_args")):
+        if field not in spec:
+            continue
+        allowed = arguments(press_classes()[spec[field]]) - {"press", "compression_ratio"}
+        for arg in spec.get(args, {}):
+            if arg not in allowed:
+                raise ValueError(f"presses.{name}.{args}.{arg}: {spec[field]} has no such argument; "
+                                 f"allowed: {', '.join(sorted(allowed))}")
+    if "oracle" in spec and not catalog.steerable(spec):
+        raise ValueError(f"presses.{name}.oracle: {spec['press']} has no scores an oracle can steer "
+                         f"({catalog.CATALOG[spec['press']].note})")
 
 
-def build(spec: dict, ratio: float, scorer: ScorerPress | None = None) -> BasePress:
-    """A stock kvpress object for ``spec`` at ``ratio`` (``scorer`` overrides the inner scorer)."""
+def build(spec: dict, ratio: float) -> BasePress:
+    """A stock kvpress object for ``spec`` at ``ratio`` (ChunkPress made safe for short tail chunks)."""
     if not 0.0 < ratio < 1.0:
         raise ValueError(f"compression ratio must be in (0, 1) to build a press, got {ratio}")
     cls = press_classes()[spec["press"]]
     args = dict(spec.get("args", {}))
-    if spec["press"] in WRAPPERS:
-        if scorer is None:
-            scorer = scorer_classes()[spec["scorer"]](compression_ratio=ratio, **spec.get("scorer_args", {}))
+    if spec["press"] in catalog.TAKE_SCORER:
+        scorer = press_classes()[spec["scorer"]](compression_ratio=ratio, **spec.get("scorer_args", {}))
         if cls is ChunkPress:
             cls = RemainderSafeChunkPress
         return cls(press=scorer, **args)
     return cls(compression_ratio=ratio, **args)
 
 
-def shares_prefill(spec: dict) -> bool:
-    """True when one uncompressed prefill can serve every ratio of this press."""
-    if spec["press"] in WRAPPERS:
-        return spec["scorer"] in RATIO_FREE_SCORERS
-    return spec["press"] in RATIO_FREE_SCORERS
+def scorer_in(press: BasePress) -> ScorerPress | None:
+    """The scorer that ranks context tokens inside ``press``: itself, or the one its wrappers hold (else None)."""
+    while not isinstance(press, ScorerPress):
+        press = getattr(press, "press", None)
+        if not isinstance(press, BasePress):
+            return None
+    return press
+
+
+def own_forward_hooks(press: BasePress) -> list[str]:
+    """Classes in ``press`` (or the presses it wraps) that replace kvpress's forward hook."""
+    out, seen = [], [press]
+    while seen:
+        p = seen.pop()
+        if type(p).forward_hook is not BasePress.forward_hook:
+            out.append(type(p).__name__)
+        inner = getattr(p, "presses", None) or [getattr(p, "press", None)]
+        seen += [q for q in inner if isinstance(q, BasePress)]
+    return out
+
+
+def with_scorer(press: BasePress, replace: Callable[[ScorerPress], ScorerPress]) -> BasePress:
+    """``press`` ranking by ``replace(scorer)`` instead of its own scorer; its selection code is untouched.
+
+    A wrapper gets the replacement as its inner press. A scorer press that
+    selects by itself (SnapKV, PyramidKV's per-layer budgets) keeps its own
+    ``compress`` and has its ``score`` rebound to the replacement's, which
+    wraps an unpatched copy of the press.
+    """
+    if isinstance(press, ScorerPress):
+        stand_in = replace(copy.copy(press))
+        press.score = stand_in.score
+        return press
+    owner = press
+    while not isinstance(owner.press, ScorerPress):
+        owner = owner.press
+    owner.press = replace(owner.press)
+    return press
 
 
 def chunk_bounds(kv_len: int, chunk_length: int, n_sink: int) -> list[tuple[int, int]]:
@@ -151,35 +184,46 @@ class RemainderSafeChunkPress(ChunkPress):
         return keys.gather(2, idx).contiguous(), values.gather(2, idx).contiguous()
 
 
+class _Delegating:
+    """Attributes a wrapped scorer has (``n_sink``, ``window_size``...) read through to it, as wrappers expect."""
+
+    def __getattr__(self, name):
+        if name == "inner":  # not set yet (dataclass init, copy): no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+
 @dataclasses.dataclass
-class MemoScorer(ScorerPress):
+class MemoScorer(_Delegating, ScorerPress):
     """A scorer that computes each (layer, span) score once and replays it.
 
-    Used to evaluate many ratios from one prefill: the wrapper press (AdaKV,
-    Chunk) runs its stock selection code, but the scores come from the memo.
-    Scores are returned as clones because AdaKV writes into them in place.
+    Used to evaluate many ratios from one prefill: the press runs its stock
+    selection code, but the scores come from the memo (``key`` names a span:
+    ``kvroute.inference.engine``). Scores are returned as clones because
+    AdaKV writes into them in place.
     """
 
     inner: ScorerPress | None = None
     memo: dict = dataclasses.field(default_factory=dict)
+    key: Callable | None = None
 
     def post_init_from_model(self, model):
         self.inner.post_init_from_model(model)
 
     def score(self, module, hidden_states, keys, values, attentions, kwargs):
-        # A chunk is a slice of the layer's hidden states: its storage offset
-        # and length identify it uniquely within one prefill.
-        key = (module.layer_idx, hidden_states.storage_offset(), hidden_states.shape[1], keys.shape[2])
+        key = self.key(module, hidden_states, keys)
+        if key is None:  # not a span it may replay
+            return self.inner.score(module, hidden_states, keys, values, attentions, kwargs)
         if key not in self.memo:
             self.memo[key] = self.inner.score(module, hidden_states, keys, values, attentions, kwargs)
         return self.memo[key].clone()
 
 
 @dataclasses.dataclass
-class SteeredScorer(ScorerPress):
+class SteeredScorer(_Delegating, ScorerPress):
     """``inner``'s scores with chosen context positions moved above (direction +1) or below (-1) all others.
 
-    The oracle presses' scorer (``kvroute.oracle``). The shift is larger than
+    The oracle presses' scorer (``kvroute.inference.oracle``). The shift is larger than
     the scores' range, so the chosen positions rank on one side of every other
     position (the sinks' padded maximum included) while keeping their own base
     order; the wrapper press's selection code and budget are untouched.

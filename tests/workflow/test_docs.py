@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import SCRUBBED_ENV
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 DOCS = [README, *sorted((REPO / "docs").glob("*.md"))]
 
@@ -58,7 +58,7 @@ def safe_command(argv: list[str], scratch: Path) -> list[str]:
         return [sys.executable, *argv[1:]]
     if argv[0] == "python" and len(argv) > 1 and argv[1].startswith("scripts/"):
         return [sys.executable, argv[1], "--help"]
-    raise AssertionError(f"no safe way to run {shlex.join(argv)!r}; teach tests/test_docs.py one")
+    raise AssertionError(f"no safe way to run {shlex.join(argv)!r}; teach tests/workflow/test_docs.py one")
 
 
 def test_readme_has_useful_targets():

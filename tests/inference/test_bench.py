@@ -8,7 +8,9 @@ import json
 import pytest
 import torch
 
-from kvroute import engine, inference, models, prompts
+from kvroute import models
+from kvroute.inference import job as inference
+from kvroute.inference import engine, prompts
 
 from conftest import REPO
 

@@ -7,7 +7,7 @@ of the attention itself, and py-spy put it at half of a float32 replication
 run. ``ReservedLayer`` allocates each layer once, with room for the question
 and the answer, writes new tokens into that room and hands attention a view
 of the filled part. The values attention sees are the same, so answers are
-unchanged (tests/test_cache.py checks the bits against DynamicLayer).
+unchanged (tests/inference/test_cache.py checks the bits against DynamicLayer).
 """
 
 from __future__ import annotations

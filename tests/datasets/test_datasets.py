@@ -488,7 +488,7 @@ def test_user_dataset_round_trip(tmp_path):
 
 def test_doc_example_line_loads(tmp_path):
     from pathlib import Path
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "dataset-format.md").read_text(encoding="utf-8")
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "dataset-format.md").read_text(encoding="utf-8")
     line = next(l for l in doc.splitlines() if l.startswith('{"dataset"'))
     path = tmp_path / "example.jsonl"
     path.write_text(line + "\n")

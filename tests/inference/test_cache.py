@@ -6,7 +6,7 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from kvroute.cache import ReservedLayer, reserve, reserved_cache
+from kvroute.inference.cache import ReservedLayer, reserve, reserved_cache
 
 
 def _steps(seed: int = 0):

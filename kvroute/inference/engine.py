@@ -14,15 +14,18 @@ prefill-with-press path.
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass, field
 
 import torch
 from transformers import DynamicCache
 
-from kvroute import presses as press_registry
-from kvroute.cache import reserve, reserved_cache
+from kvroute.inference import presses as press_registry
+from kvroute.inference.cache import reserve, reserved_cache
 from kvroute.models import eos_ids
-from kvroute.routing import Routing, RoutingProbe
+from kvroute.inference.routing import Routing, RoutingProbe
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -117,27 +120,100 @@ def uncompressed_cell(pre: Prefill) -> Cell:
     return Cell(None, 0.0, pre.keys, pre.values, [None] * n_layers, [full] * n_layers, [ident] * n_layers)
 
 
-class ScoreBank:
-    """Memoised scores for one passage and press spec, shared by all its ratios."""
+# How a press's caches for a passage are made (``ScoreBank.mode``), cheapest first.
+MEMO = "memo"  # one prefill, each span scored once, every ratio's selection from those scores
+REPLAY = "replay"  # one prefill, the press's own compress (and scorer) run again at each ratio
+STOCK = "stock"  # one stock kvpress prefill with the press per ratio
 
-    def __init__(self, spec: dict):
+
+class ScoreBank:
+    """How one press spec compresses one passage, and its memoised scores.
+
+    The mode is decided on the passage itself, not from a list of presses:
+
+    - ``stock`` when a press in the spec replaces kvpress's forward hook (it
+      does more than return compressed keys and values from ``compress``);
+    - else ``memo`` when every layer's scores are bit-identical at the grid's
+      lowest and highest ratio, scored by two fresh instances of the press's
+      scorer (a scorer that reads the ratio, or a random one, fails this);
+    - else ``replay``: ``compress`` runs on the recorded prefill at each ratio.
+
+    Both one-prefill modes run kvpress's own selection code on the inputs the
+    stock forward hook would see (tests compare every press with stock).
+    """
+
+    def __init__(self, spec: dict, model=None):
         self.spec = spec
+        self.model = model
         self.memo: dict = {}
-        self._scorer = None
+        self.recorded: dict[int, int] = {}  # layer -> storage of its recorded hidden states (spans memoised)
+        self.mode: str | None = None
+        self.reason = ""  # why the mode is not memo, for the log
+
+    def _built(self, ratio: float):
+        press = press_registry.build(self.spec, ratio)
+        if self.model is not None:
+            press.post_init_from_model(self.model)
+        return press
+
+    def decide(self, pre: Prefill, ratios: list[float]) -> str:
+        """The mode for this passage (decided once per bank: a bank serves one passage)."""
+        if self.mode is None:
+            self.mode, self.reason = self._decide(pre, ratios)
+            if self.mode != MEMO:
+                log.info("%s: %s (%s)", self.spec["press"], self.mode, self.reason)
+        return self.mode
+
+    @torch.inference_mode()
+    def _decide(self, pre: Prefill, ratios: list[float]) -> tuple[str, str]:
+        if not ratios:
+            return MEMO, ""
+        hooked = press_registry.own_forward_hooks(self._built(ratios[0]))
+        if hooked:
+            return STOCK, f"{', '.join(hooked)} replaces kvpress's forward hook"
+        low, high = (press_registry.scorer_in(self._built(r)) for r in (ratios[0], ratios[-1]))
+        if low is None:
+            return REPLAY, "no scorer inside: the press selects by its own logic"
+        memo = {}
+        for (module, hidden, kwargs), k, v in zip(pre.layer_inputs, pre.keys, pre.values):
+            first = low.score(module, hidden, k, v, None, kwargs)
+            second = high.score(module, hidden, k, v, None, kwargs)
+            if not torch.equal(first, second):
+                return REPLAY, f"its scores differ between ratios {ratios[0]} and {ratios[-1]} (layer {module.layer_idx})"
+            memo[_span(module, hidden, k)] = first
+        self.memo.update(memo)
+        self.recorded = {m.layer_idx: h.untyped_storage().data_ptr() for m, h, _ in pre.layer_inputs}
+        return MEMO, ""
+
+    def _key(self, module, hidden_states: torch.Tensor, keys: torch.Tensor) -> tuple | None:
+        # Only spans of the recorded prefill are replayed; anything else (BlockPress scores
+        # gathered subsets that change with the ratio) is scored afresh.
+        if self.recorded.get(module.layer_idx) != hidden_states.untyped_storage().data_ptr():
+            return None
+        return _span(module, hidden_states, keys)
 
     def press(self, ratio: float, steer: Steer | None = None):
-        """The press at ``ratio`` on the memoised scores, steered by an oracle when ``steer`` is given."""
-        if self._scorer is None:
-            self._scorer = press_registry.scorer_classes()[self.spec["scorer"]](
-                compression_ratio=ratio, **self.spec.get("scorer_args", {})
-            )
-        scorer = press_registry.MemoScorer(compression_ratio=ratio, inner=self._scorer, memo=self.memo)
-        if steer is not None:
-            scorer = press_registry.SteeredScorer(
-                compression_ratio=ratio, inner=scorer, direction=steer.direction,
-                positions=torch.as_tensor(steer.positions, dtype=torch.long),
-                second=torch.as_tensor(steer.second, dtype=torch.long))
-        return press_registry.build(self.spec, ratio, scorer=scorer)
+        """The press at ``ratio`` (ranking by the memoised scores in memo mode), steered when ``steer`` is given."""
+        def replace(scorer):
+            if self.mode == MEMO:
+                scorer = press_registry.MemoScorer(compression_ratio=ratio, inner=scorer, memo=self.memo,
+                                                   key=self._key)
+            return steered(scorer, steer, ratio) if steer is not None else scorer
+        press = self._built(ratio)
+        return press if self.mode != MEMO and steer is None else press_registry.with_scorer(press, replace)
+
+
+def decided_bank(spec: dict, pre: Prefill, ratios: list[float], model=None) -> ScoreBank:
+    """A ScoreBank for ``spec`` on the passage of ``pre``, its mode decided for ``ratios`` (nonzero)."""
+    bank = ScoreBank(spec, model)
+    bank.decide(pre, sorted(r for r in ratios if r > 0))
+    return bank
+
+
+def _span(module, hidden_states: torch.Tensor, keys: torch.Tensor) -> tuple:
+    # A chunk is a slice of the layer's recorded hidden states: its storage
+    # offset and length identify it within one prefill.
+    return module.layer_idx, hidden_states.storage_offset(), hidden_states.shape[1], keys.shape[2]
 
 
 @dataclass(frozen=True)
@@ -152,81 +228,112 @@ class Steer:
     second: tuple[int, ...] = ()
 
 
-@torch.inference_mode()
-def compress_cell(pre: Prefill, name: str, spec: dict, ratio: float, bank: ScoreBank,
-                  steer: Steer | None = None) -> Cell:
-    """Apply ``spec`` at ``ratio`` to a recorded prefill with kvpress's own selection code (steered by an oracle)."""
-    press = bank.press(ratio, steer)
-    keys, values, masked, kept, positions = [], [], [], [], []
-    for (module, hidden, kwargs), k, v in zip(pre.layer_inputs, pre.keys, pre.values):
-        module.masked_key_indices = None
-        new_k, new_v = press.compress(module, hidden, k, v, None, kwargs)
-        bsz, n_heads, length, dim = k.shape
-        mask = torch.ones(n_heads, length, dtype=torch.bool)
-        slot_pos = _identity_positions(n_heads, length)
-        idx = getattr(module, "masked_key_indices", None)
-        if idx is not None:  # AdaKV: keys stay, masked at decode time
+def steered(scorer, steer: Steer, ratio: float):
+    """``scorer`` with the steered positions moved to one end of its scores (kvroute.inference.oracle)."""
+    return press_registry.SteeredScorer(
+        compression_ratio=ratio, inner=scorer, direction=steer.direction,
+        positions=torch.as_tensor(steer.positions, dtype=torch.long),
+        second=torch.as_tensor(steer.second, dtype=torch.long))
+
+
+def source_positions(full: torch.Tensor, compressed: torch.Tensor, name: str) -> torch.Tensor:
+    """(kv_heads, slots): the position in ``full`` each slot of ``compressed`` holds, per KV head.
+
+    Both are one layer's keys, (1, kv_heads, length, dim). A press that evicts
+    tokens gathers the keys it keeps, so every kept key is bit-for-bit the
+    uncompressed key of its position: matching them needs nothing from the press.
+    Rows are compared as exact bit patterns (``torch.unique`` over [head, bits]).
+    """
+    heads, dim = full.shape[1], full.shape[-1]
+    if compressed.shape[2] == 0:
+        return torch.empty(heads, 0, dtype=torch.long)
+    as_int = {2: torch.int16, 4: torch.int32, 8: torch.int64}[full.element_size()]
+    device = full.device  # matched where the keys are: no copy of every cell's keys to the host
+
+    def rows(x):  # (heads * length, 1 + dim): the head, then the key's bits
+        bits = x[0].detach().contiguous().view(as_int).long()
+        head = torch.arange(heads, device=device).view(heads, 1, 1).expand(heads, bits.shape[1], 1)
+        return torch.cat([head, bits], dim=-1).reshape(-1, dim + 1)
+
+    whole, kept = rows(full), rows(compressed.to(device))
+    _, ids = torch.unique(torch.cat([whole, kept]), dim=0, return_inverse=True)
+    where = torch.full((int(ids.max()) + 1,), -1, dtype=torch.long, device=device)
+    where[ids[:len(whole)]] = torch.arange(full.shape[2], device=device).repeat(heads)
+    found = where[ids[len(whole):]].view(heads, compressed.shape[2]).cpu()
+    if bool((found < 0).any()):
+        raise RuntimeError(f"press {name!r} rewrites keys (a kept key equals no uncompressed key of its head); "
+                           f"its kept positions cannot be recovered for the ledger")
+    return found
+
+
+def _cell(name: str, ratio: float, full_keys: list[torch.Tensor], keys: list[torch.Tensor], values: list[torch.Tensor],
+          masks: list) -> Cell:
+    """A Cell from compressed keys and values per layer and AdaKV-style masks (``masked_key_indices``)."""
+    masked, kept, positions = [], [], []
+    for full, k, idx in zip(full_keys, keys, masks):
+        n_heads, length = full.shape[1], full.shape[2]
+        slot_pos = (_identity_positions(n_heads, length) if k.shape[2] == length and torch.equal(k, full)
+                    else source_positions(full, k, name))
+        mask = torch.zeros(n_heads, length, dtype=torch.bool)
+        mask.scatter_(1, slot_pos, True)
+        if idx is not None:  # keys stay in the cache, hidden at decode time: (batch, head, slot)
             _, heads, seqs = idx
-            mask[heads.cpu(), seqs.cpu()] = False
+            mask[heads.cpu(), slot_pos[heads.cpu(), seqs.cpu()]] = False
             masked.append((heads, seqs))
-            module.masked_key_indices = None
         else:
             masked.append(None)
-            if new_k.shape[2] != length:
-                # Replay the selection on position labels to learn which entries survived
-                # (the memoised scores make this exactly the same selection).
-                # float32 labels: bf16/fp16 cannot represent positions above 256 exactly.
-                pos = torch.arange(length, device=k.device, dtype=torch.float32)
-                pos = pos.view(1, 1, length, 1).expand(bsz, n_heads, length, dim)
-                kept_pos, _ = press.compress(module, hidden, pos, pos, None, kwargs)
-                slot_pos = kept_pos[0, :, :, 0].round().long().cpu()
-                mask.zero_()
-                mask.scatter_(1, slot_pos, True)
-        keys.append(new_k)
-        values.append(new_v)
         kept.append(mask)
         positions.append(slot_pos)
     return Cell(name, ratio, keys, values, masked, kept, positions)
 
 
 @torch.inference_mode()
-def stock_cell(model, pre: Prefill, name: str, spec: dict, ratio: float) -> Cell:
-    """Fallback for presses whose scores depend on the ratio: prefill with the press itself.
+def compress_cell(pre: Prefill, name: str, spec: dict, ratio: float, bank: ScoreBank,
+                  steer: Steer | None = None) -> Cell:
+    """Apply ``spec`` at ``ratio`` to a recorded prefill with kvpress's own selection code (steered by an oracle)."""
+    press = bank.press(ratio, steer)
+    keys, values, masks = [], [], []
+    for (module, hidden, kwargs), k, v in zip(pre.layer_inputs, pre.keys, pre.values):
+        module.masked_key_indices = None
+        new_k, new_v = press.compress(module, hidden, k, v, None, kwargs)
+        masks.append(getattr(module, "masked_key_indices", None))
+        module.masked_key_indices = None
+        keys.append(new_k)
+        values.append(new_v)
+    return _cell(name, ratio, pre.keys, keys, values, masks)
 
-    Kept positions are recovered by matching each surviving key to the
-    uncompressed key it was gathered from.
+
+@torch.inference_mode()
+def stock_cell(model, pre: Prefill, name: str, spec: dict, ratio: float, steer: Steer | None = None) -> Cell:
+    """A stock kvpress prefill with the press applied, for presses whose scores are not shared across ratios.
+
+    Kept positions come from matching each surviving key to the uncompressed
+    key it was gathered from (``source_positions``). ``steer`` moves an
+    oracle's positions inside the press's scorer.
     """
     press = press_registry.build(spec, ratio)
+    if steer is not None:
+        press.post_init_from_model(model)
+        press = press_registry.with_scorer(press, lambda scorer: steered(scorer, steer, ratio))
     modules = attention_modules(model)
     cache = DynamicCache()
     with press(model):
         model.model(input_ids=pre.context_ids.to(model.device), past_key_values=cache)
     keys = [cache.layers[i].keys for i in range(len(modules))]
     values = [cache.layers[i].values for i in range(len(modules))]
-    masked, kept, positions = [], [], []
-    for m, k, full in zip(modules, keys, pre.keys):
-        n_heads = k.shape[1]
-        idx = getattr(m, "masked_key_indices", None)
+    masks = []
+    for m in modules:
+        masks.append(getattr(m, "masked_key_indices", None))
         m.masked_key_indices = None
-        masked.append((idx[1], idx[2]) if idx is not None else None)
-        if k.shape[2] == pre.length:
-            slot_pos = _identity_positions(n_heads, pre.length)
-        else:
-            slot_pos = torch.stack([_match_positions(k[0, h], full[0, h], name) for h in range(n_heads)])
-        mask = torch.zeros(n_heads, pre.length, dtype=torch.bool)
-        mask.scatter_(1, slot_pos, True)
-        if idx is not None:
-            mask[idx[1].cpu(), idx[2].cpu()] = False
-        kept.append(mask)
-        positions.append(slot_pos)
-    return Cell(name, ratio, keys, values, masked, kept, positions)
+    return _cell(name, ratio, pre.keys, keys, values, masks)
 
 
-def _match_positions(compressed: torch.Tensor, full: torch.Tensor, name: str) -> torch.Tensor:
-    equal = (compressed[:, None, :] == full[None, :, :]).all(-1)
-    if not bool((equal.sum(1) >= 1).all()):
-        raise RuntimeError(f"press {name!r} rewrites keys; its kept positions cannot be recovered for the ledger")
-    return equal.float().argmax(1).cpu()
+def press_cell(model, pre: Prefill, name: str, spec: dict, ratio: float, bank: ScoreBank,
+               steer: Steer | None = None) -> Cell:
+    """The cache of ``spec`` at ``ratio`` in the bank's mode (``ScoreBank.decide`` first), steered by an oracle."""
+    if bank.mode == STOCK:
+        return stock_cell(model, pre, name, spec, ratio, steer)
+    return compress_cell(pre, name, spec, ratio, bank, steer)
 
 
 def layer_uniform_length(cell: Cell) -> int | None:
@@ -242,7 +349,7 @@ class Layout:
     Rows of shorter cells are right-padded to the longest cell's length; the
     padding slots are masked out by the attention mask and labelled -1. Keys
     and values are buffers with ``room`` free slots after the ``slots``
-    filled ones, for the question and answer tokens (kvroute.cache).
+    filled ones, for the question and answer tokens (kvroute.inference.cache).
     """
 
     keys: list[torch.Tensor]  # per layer (rows, kv_heads, slots + room, dim)
@@ -392,6 +499,7 @@ def greedy_decode(model, modules, layout: Layout, cache: DynamicCache, token: to
     """
     device = model.device
     stop = set(eos_ids(model))
+    attn = _on(device, attn)  # grown on the device: no host copy of the mask per step
     tokens = [[t] for t in token.tolist()]
     live = list(range(len(tokens)))  # rows the cache currently holds
     rows = [i for i in live if tokens[i][-1] not in stop]  # rows still generating
@@ -401,13 +509,13 @@ def greedy_decode(model, modules, layout: Layout, cache: DynamicCache, token: to
             keep = torch.tensor([live.index(i) for i in rows], device=device)
             cache.batch_select_indices(keep)
             token, next_pos = token[keep], next_pos[keep]
-            attn = None if attn is None else attn[keep.cpu()]
+            attn = None if attn is None else attn[keep]
             live = rows
             install_masks(modules, layout.masked(live))  # AdaKV's masks, renumbered to the rows left
         if attn is not None:
-            attn = torch.cat([attn, torch.ones(len(live), 1, dtype=torch.long)], dim=1)
+            attn = torch.cat([attn, attn.new_ones(len(live), 1)], dim=1)
         out = model(input_ids=token[:, None], position_ids=next_pos[:, None], past_key_values=cache,
-                    attention_mask=_on(device, attn))
+                    attention_mask=attn)
         token = out.logits[:, -1].argmax(-1)
         next_pos = next_pos + 1
         generating = set(rows)
@@ -458,7 +566,7 @@ def answer(model, tokenizer, cell: Cell | list[Cell], context_length: int, quest
     padding is masked out, and each row's RoPE positions continue from the
     uncompressed context length, as in kvpress's pipeline. With a
     ``reach_threshold`` the routing also carries each row's question-token
-    reachability entries (``kvroute.reachability``).
+    reachability entries (``kvroute.inference.reachability``).
     """
     modules = attention_modules(model)
     ids, pos, qmask = left_pad_questions(question_ids, _pad_id(model, tokenizer), context_length)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kvroute import engine, reachability
-from kvroute.reachability import propagate, question_entries
+from kvroute.inference import engine, reachability
+from kvroute.inference.reachability import propagate, question_entries
 
 from test_routing import SPECS, eager, passage  # noqa: F401  (module fixtures)
 
@@ -186,7 +186,7 @@ def test_reachability_on_a_real_model(smollm2, passage):
     n = len(question_ids)
     for name, ratio in (("chunk_ea", 0.9), ("adakv_ea", 0.9), ("chunk_ea", 0.5)):
         cells = [engine.uncompressed_cell(pre),
-                 engine.compress_cell(pre, name, SPECS[name], ratio, engine.ScoreBank(SPECS[name]))]
+                 engine.compress_cell(pre, name, SPECS[name], ratio, engine.decided_bank(SPECS[name], pre, [0.25, 0.9]))]
         reach = _reach(model, tokenizer, pre, cells, question_ids, t_ans)
         full_def2, full_prefill = reach.reachable_def2[:n], reach.reachable_prefill[:n]
         assert torch.equal(full_def2, full_prefill), "uncompressed, the two variants are one graph"

@@ -7,7 +7,8 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from kvroute import engine, evidence, models, prompts
+from kvroute import models
+from kvroute.inference import engine, evidence, prompts
 from kvroute.datasets import generate
 
 SPECS = {
@@ -55,7 +56,7 @@ def test_routing_matches_eager_attention(eager, passage, which):
     model, tokenizer = eager
     context_ids, question_ids, t_ans, pre = passage
     cell = (engine.uncompressed_cell(pre) if which == "none"
-            else engine.compress_cell(pre, which, SPECS[which], 0.6, engine.ScoreBank(SPECS[which])))
+            else engine.compress_cell(pre, which, SPECS[which], 0.6, engine.decided_bank(SPECS[which], pre, [0.25, 0.9])))
     # Batched (left-padded) capture, compared row by row with an unpadded eager forward.
     got = engine.answer(model, tokenizer, cell, pre.length, question_ids, 1, routing=True, evidence=t_ans).routing
     groups = model.config.num_attention_heads // model.config.num_key_value_heads
@@ -77,7 +78,7 @@ def test_adakv_routing_never_lands_on_a_masked_key(smollm2, passage):
     model, tokenizer = smollm2  # AdaKV refuses eager attention: check the invariant instead
     _, question_ids, t_ans, pre = passage
     pre = engine.prefill(model, pre.context_ids)
-    cell = engine.compress_cell(pre, "adakv_ea", SPECS["adakv_ea"], 0.8, engine.ScoreBank(SPECS["adakv_ea"]))
+    cell = engine.compress_cell(pre, "adakv_ea", SPECS["adakv_ea"], 0.8, engine.decided_bank(SPECS["adakv_ea"], pre, [0.25, 0.9]))
     routing = engine.answer(model, tokenizer, cell, pre.length, question_ids, 1, routing=True, evidence=t_ans).routing
     groups = model.config.num_attention_heads // model.config.num_key_value_heads
     for layer, kept in enumerate(cell.kept):

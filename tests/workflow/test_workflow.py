@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import REPO, SMALL_CONFIG, run_snakemake, small_target_run
 
-from kvroute import inference
+from kvroute.inference import job as inference
 
 
 def snakemake(repo: Path, *args: str, env: dict | None = None):

@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 import torch
 
-from kvroute import artifacts, engine, inference
+from kvroute import artifacts
+from kvroute.inference import passage
+from kvroute.inference import engine
 from kvroute.datasets import generate, write_jsonl
 
 PRESSES = {"chunk_ea": {"press": "ChunkPress", "scorer": "ExpectedAttentionPress", "args": {"chunk_length": 32}}}
@@ -71,20 +73,20 @@ def test_cuda_out_of_memory_halves_the_batch_and_retries(smollm2, monkeypatch, c
 
     monkeypatch.setattr(engine, "answer", small_gpu)
     with caplog.at_level("WARNING"):
-        out = inference.answer_passage(model, tokenizer, record, "agnostic", PRESSES, [0.0, 0.5], 3, 64, [1])
-    assert len(out["rows"]) == 13 * 2  # every question answered at both ratios
+        out = passage.answer_passage(model, tokenizer, record, "agnostic", PRESSES, [0.0, 0.5], 3, 64, [1])
+    assert len(out.rows) == 13 * 2  # every question answered at both ratios
     # 13 questions x 2 cells in one batch, then halved until it fits
     assert sizes[:4] == [26, 13, 6, 3] and max(sizes[4:]) <= 3  # the question-only baseline too
     assert "retrying with 3 rows per batch" in caplog.text
-    assert out["max_batch"] == 3  # later passages start from the size that fit
+    assert out.max_batch == 3  # later passages start from the size that fit
 
 
 def test_out_of_memory_retries_rebuild_oracle_cells(smollm2, monkeypatch):
     model, tokenizer = smollm2
     record = generate("knowledge_manipulation", 1, 0)[0]
     plan = {**ORACLE, "ratios": [0.5]}
-    clean = inference.answer_passage(model, tokenizer, record, "agnostic", PRESSES, [0.0, 0.5], 3, 64, [1],
-                                     oracle=plan)
+    clean = passage.answer_passage(model, tokenizer, record, "agnostic", PRESSES, [0.0, 0.5], 3, 64, [1],
+                                   oracle=plan)
     real = engine.answer
 
     def small_gpu(model, tokenizer, cell, context_length, question_ids, *args, **kwargs):
@@ -93,14 +95,14 @@ def test_out_of_memory_retries_rebuild_oracle_cells(smollm2, monkeypatch):
         return real(model, tokenizer, cell, context_length, question_ids, *args, **kwargs)
 
     monkeypatch.setattr(engine, "answer", small_gpu)
-    retried = inference.answer_passage(model, tokenizer, record, "agnostic", PRESSES, [0.0, 0.5], 3, 64, [1],
-                                       oracle=plan)
-    assert retried["max_batch"] <= 3
-    assert len(retried["rows"]) == 13 * 3  # both ratios, and one protect row per question
+    retried = passage.answer_passage(model, tokenizer, record, "agnostic", PRESSES, [0.0, 0.5], 3, 64, [1],
+                                     oracle=plan)
+    assert retried.max_batch <= 3
+    assert len(retried.rows) == 13 * 3  # both ratios, and one protect row per question
     key = lambda r: (r["press"], r["ratio"], r["qid"])
-    assert sorted((key(r), r["prediction"]) for r in retried["rows"]) == sorted(
-        (key(r), r["prediction"]) for r in clean["rows"])
-    assert [e["kept_bits"] for e in retried["ledger"]] == [e["kept_bits"] for e in clean["ledger"]]
+    assert sorted((key(r), r["prediction"]) for r in retried.rows) == sorted(
+        (key(r), r["prediction"]) for r in clean.rows)
+    assert [e["kept_bits"] for e in retried.ledger] == [e["kept_bits"] for e in clean.ledger]
 
 
 def test_merge_refuses_misaligned_shards(tmp_path):

@@ -99,7 +99,7 @@ import numpy as np  # noqa: E402
 
 from kvroute.figures import errors, erasure, eviction_maps, ger, performance, probing, routing, tags  # noqa: E402
 from kvroute.figures.safety_cliff import pool_ger  # noqa: E402
-from kvroute.ledger import pack  # noqa: E402
+from kvroute.inference.ledger import pack  # noqa: E402
 from kvroute.stats import erasure_table  # noqa: E402
 from kvroute.metrics.answers import answer_breakdown  # noqa: E402
 

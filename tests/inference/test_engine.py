@@ -13,9 +13,9 @@ import torch
 from kvpress import AdaKVPress, ChunkPress, ExpectedAttentionPress
 from transformers import DynamicCache, pipeline
 
-from kvroute import engine, ledger, presses, prompts
+from kvroute.inference import engine, ledger, presses, prompts
 from kvroute.metrics import chunks
-from kvroute.presses import RemainderSafeChunkPress
+from kvroute.inference.presses import RemainderSafeChunkPress
 
 PASSAGE = (
     "Torvald Imbrecht is a Norwegian sculptor born in the coastal town of Vesterhavn. "
@@ -83,7 +83,7 @@ def stock_kept(model, context_ids, press) -> list[torch.Tensor]:
 @pytest.mark.parametrize("ratio", [0.25, 0.5, 0.8])
 def test_kept_sets_equal_stock_kvpress(prepared, name, ratio):
     model, _, _, _, context_ids, _, pre = prepared
-    cell = engine.compress_cell(pre, name, SPECS[name], ratio, engine.ScoreBank(SPECS[name]))
+    cell = engine.compress_cell(pre, name, SPECS[name], ratio, engine.decided_bank(SPECS[name], pre, [0.25, 0.8]))
     expected = stock_kept(model, context_ids, stock_press(name, ratio))
     for layer, (mine, ref) in enumerate(zip(cell.kept, expected)):
         assert torch.equal(mine, ref), f"layer {layer}: kept sets differ"
@@ -94,7 +94,7 @@ def test_kept_sets_equal_stock_kvpress(prepared, name, ratio):
 def test_one_bank_serves_every_ratio(prepared):
     """Memoised scores are computed once per layer and chunk, whatever the number of ratios."""
     _, _, _, _, _, _, pre = prepared
-    bank = engine.ScoreBank(SPECS["chunk_ea"])
+    bank = engine.decided_bank(SPECS["chunk_ea"], pre, [0.25, 0.9])
     engine.compress_cell(pre, "chunk_ea", SPECS["chunk_ea"], 0.3, bank)
     n_scores = len(bank.memo)
     engine.compress_cell(pre, "chunk_ea", SPECS["chunk_ea"], 0.7, bank)
@@ -107,7 +107,7 @@ def test_one_bank_serves_every_ratio(prepared):
 def test_answers_equal_stock_pipeline(prepared, name):
     model, tokenizer, context, questions, _, question_ids, pre = prepared
     pipe = pipeline("kv-press-text-generation", model=model, tokenizer=tokenizer)
-    bank = engine.ScoreBank(SPECS[name])
+    bank = engine.decided_bank(SPECS[name], pre, [0.25, 0.9])
     for ratio in (0.3, 0.7):
         stock = pipe(context, questions=questions, press=stock_press(name, ratio), max_new_tokens=10)["answers"]
         cell = engine.compress_cell(pre, name, SPECS[name], ratio, bank)
@@ -119,7 +119,7 @@ def test_one_batch_across_presses_and_ratios_equals_stock_pipeline(prepared):
     """Rows of differently compressed caches share a batch: padding and AdaKV masks stay per row."""
     model, tokenizer, context, questions, _, question_ids, pre = prepared
     pipe = pipeline("kv-press-text-generation", model=model, tokenizer=tokenizer)
-    banks = {name: engine.ScoreBank(spec) for name, spec in SPECS.items()}
+    banks = {name: engine.decided_bank(spec, pre, [0.3, 0.7]) for name, spec in SPECS.items()}
     cells = [("none", 0.0, engine.uncompressed_cell(pre))]
     cells += [(name, r, engine.compress_cell(pre, name, SPECS[name], r, banks[name]))
               for name, r in [("chunk_ea", 0.7), ("adakv_ea", 0.7), ("chunk_ea", 0.3)]]
@@ -181,7 +181,7 @@ def test_kept_sets_equal_stock_in_bfloat16_on_a_long_context(smollm2_manifest, n
     context_ids, _, _ = engine.tokenize(tokenizer, prompts.build_context(record["passage"], questions, "aware"), [])
     assert context_ids.shape[1] > 300
     pre = engine.prefill(model, context_ids)
-    cell = engine.compress_cell(pre, name, SPECS[name], 0.6, engine.ScoreBank(SPECS[name]))
+    cell = engine.compress_cell(pre, name, SPECS[name], 0.6, engine.decided_bank(SPECS[name], pre, [0.25, 0.9]))
     expected = stock_kept(model, context_ids, stock_press(name, 0.6))
     for layer, (mine, ref) in enumerate(zip(cell.kept, expected)):
         assert torch.equal(mine, ref), f"layer {layer}: kept sets differ"

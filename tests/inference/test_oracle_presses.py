@@ -10,9 +10,10 @@ import torch
 from kvpress.utils import compute_n_kept
 
 from kvroute import config as kvconfig
-from kvroute import engine, inference, oracle, prompts
+from kvroute.inference import passage
+from kvroute.inference import engine, oracle, prompts
 from kvroute.datasets import generate
-from kvroute.presses import chunk_bounds
+from kvroute.inference.presses import chunk_bounds
 
 from test_engine import PASSAGE, QUESTIONS
 
@@ -118,7 +119,7 @@ def prefill(smollm2):
 
 
 def cells(pre, name, ratio, positions, direction):
-    bank = engine.ScoreBank(SPECS[name])
+    bank = engine.decided_bank(SPECS[name], pre, [0.25, 0.9])
     base = engine.compress_cell(pre, name, SPECS[name], ratio, bank)
     steered = engine.compress_cell(pre, name, SPECS[name], ratio, bank, engine.Steer(tuple(positions), direction))
     return base, steered
@@ -174,7 +175,7 @@ def test_protect_diluted_keeps_the_evidence_before_its_dilution(prefill, name):
     """At a ratio that cannot keep every protected token, the evidence stays and part of the dilution goes."""
     T, ev = prefill.length, torch.tensor(EVIDENCE)
     dilution = [p for p in range(80, 130) if p not in EVIDENCE]  # more than a 0.9 budget keeps
-    bank = engine.ScoreBank(SPECS[name])
+    bank = engine.decided_bank(SPECS[name], prefill, [0.25, 0.9])
     cell = engine.compress_cell(prefill, name, SPECS[name], 0.9, bank, engine.Steer(tuple(EVIDENCE), 1, tuple(dilution)))
     assert all(bool(k[:, ev].all()) for k in cell.kept)
     kept_dilution = torch.stack([k[:, dilution] for k in cell.kept]).float().mean()
@@ -209,16 +210,16 @@ def test_oracle_rows_join_the_passage_without_changing_base_rows_or_adding_a_pre
 
     handle = model.model.register_forward_pre_hook(count_prefills, with_kwargs=True)
     try:
-        plain = inference.answer_passage(*args, reach_threshold=0.02)
+        plain = passage.answer_passage(*args, reach_threshold=0.02)
         n_plain = len(prefills)
-        steered = inference.answer_passage(*args, reach_threshold=0.02, oracle=plan())
+        steered = passage.answer_passage(*args, reach_threshold=0.02, oracle=plan())
     finally:
         handle.remove()
     n_q = len(record["questions"])
-    base_rows = [r for r in steered["rows"] if r["oracle"] == oracle.NONE]
-    oracle_rows = [r for r in steered["rows"] if r["oracle"] != oracle.NONE]
+    base_rows = [r for r in steered.rows if r["oracle"] == oracle.NONE]
+    oracle_rows = [r for r in steered.rows if r["oracle"] != oracle.NONE]
     assert len(oracle_rows) == 2 * len(oracle.VARIANTS) * n_q
-    assert [r["prediction"] for r in base_rows] == [r["prediction"] for r in plain["rows"]]
+    assert [r["prediction"] for r in base_rows] == [r["prediction"] for r in plain.rows]
     assert all(r["base_press"] == r["press"] for r in base_rows)
     assert {(r["base_press"], r["oracle"], r["ratio"]) for r in oracle_rows} == {
         (b, v, 0.8) for b in SPECS for v in oracle.VARIANTS}
@@ -226,10 +227,10 @@ def test_oracle_rows_join_the_passage_without_changing_base_rows_or_adding_a_pre
     for r in oracle_rows:
         if r["oracle"] in ("protect", "target"):
             assert r["oracle_positions"] == sorted(r["evidence_positions"])
-    ledger_q = [e for e in steered["ledger"] if e["qid"] is not None]
+    ledger_q = [e for e in steered.ledger if e["qid"] is not None]
     assert len(ledger_q) == len(oracle_rows)
     assert all(e["oracle"] != oracle.NONE for e in ledger_q)
     # the same prefills either way: oracle cells reuse the base press's memoised scores
     assert prefills[n_plain:] == prefills[:n_plain]
-    n_rows = len(steered["rows"])
-    assert all(len(v) == n_rows for v in steered["arrays"].values())
+    n_rows = len(steered.rows)
+    assert all(len(v) == n_rows for v in steered.arrays.values())

@@ -7,7 +7,7 @@
    the cache times the group size (7 for Qwen2.5-0.5B), made again in every
    layer at every step: it was 54% of a float32 replication run's profile
    (py-spy), five times the attention itself. ``gqa_sdpa_attention`` passes
-   ``enable_gqa=True`` instead; tests/test_attention.py checks that it gives
+   ``enable_gqa=True`` instead; tests/inference/test_attention.py checks that it gives
    the same bits as transformers' path, float32 and bf16, masked or causal.
 2. Batched bf16. torch's CPU flash kernel spends ~5 ms per layer on one bf16
    decoding step of 24 rows over 300 cached keys (0.2 ms for one row). Two
@@ -23,15 +23,21 @@
    one copy of the fake key per masked entry (90% of the cache at alpha =
    0.9); ``hide_masked_keys`` writes the same values with one masked
    ``torch.where`` into the cache, 5x faster, from a slot mask built once
-   per batch. tests/test_attention.py checks keys and outputs against
+   per batch. tests/inference/test_attention.py checks keys and outputs against
    kvpress's ``attention_patch``, bit for bit.
 
 ``install()`` puts the dispatcher under "sdpa", inside ``hide_masked_keys``.
 Everything else (CUDA, models without grouped heads) stays on transformers'
 sdpa, and AdaKV's masking applies to every path.
+
+``KVROUTE_CODE_PATH=cuda`` turns the CPU-only paths (1 and 2) off, so a CPU
+runs exactly what a GPU would (transformers' sdpa under the masking): tests
+exercise the GPU's code path where no GPU is at hand.
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 from kvpress.attention_patch import search_hyperplane
@@ -73,12 +79,31 @@ def gqa_sdpa_attention(module, query, key, value, attention_mask, dropout=0.0, s
     return out.transpose(1, 2).contiguous(), None
 
 
+# Set to "cuda" to run the code path a GPU takes on a CPU (kvroute.inference.job reads it too).
+CODE_PATH_ENV = "KVROUTE_CODE_PATH"
+CODE_PATHS = ("auto", "cuda")
+
+
+def code_path() -> str:
+    """``auto`` (each device its own path) or ``cuda`` (the GPU's path everywhere); a bad value is an error."""
+    path = os.environ.get(CODE_PATH_ENV) or "auto"
+    if path not in CODE_PATHS:
+        raise ValueError(f"environment variable {CODE_PATH_ENV}: {path!r} is not allowed; "
+                         f"allowed values: {', '.join(CODE_PATHS)}")
+    return path
+
+
+def _cpu_only_paths(query) -> bool:
+    """Whether the CPU-only paths may run: a CPU tensor, and the GPU's path not asked for."""
+    return query.device.type == "cpu" and code_path() != "cuda"
+
+
 def _use_gqa(module, query) -> bool:
-    return query.device.type == "cpu" and getattr(module, "num_key_value_groups", 1) > 1
+    return _cpu_only_paths(query) and getattr(module, "num_key_value_groups", 1) > 1
 
 
 def _use_matmul(query, attention_mask) -> bool:
-    return (query.device.type == "cpu" and query.dtype in (torch.bfloat16, torch.float16)
+    return (_cpu_only_paths(query) and query.dtype in (torch.bfloat16, torch.float16)
             and query.shape[0] > 1 and (attention_mask is not None or query.shape[2] == 1))
 
 

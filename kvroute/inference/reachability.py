@@ -119,12 +119,13 @@ def propagate(edges_at, entries: torch.Tensor, kept: list[list[torch.Tensor]], e
         live["def2"] |= reads_def2
     out = {}
     for name, matters in live.items():
+        matters = matters.cpu()  # one copy, not one per row
         hit = torch.full((rows,), float("nan"))
         share = torch.full((rows,), float("nan"))
         for r, ev in enumerate(evidence):
             ev = [p for p in ev if 0 <= p < t]
             if ev:
-                got = matters[r, ev].cpu()
+                got = matters[r, ev]
                 hit[r], share[r] = float(got.any()), float(got.float().mean())
         out[f"reachable_{name}"], out[f"reach_fraction_{name}"] = hit, share
     return Reach(**out)

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from kvroute import ledger
+from kvroute.inference import ledger
 
 
 def test_pack_round_trip_is_exact():
