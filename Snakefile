@@ -48,6 +48,7 @@ include: "rules/probing.smk"
 include: "rules/stats.smk"
 include: "rules/figures.smk"
 include: "rules/claims.smk"
+include: "rules/leaderboard.smk"
 
 
 rule all:

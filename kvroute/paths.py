@@ -30,6 +30,9 @@ STATS_FILES = {
     "erasure": "erasure.csv", "rigidity": "rigidity.csv", "consensus": "consensus.csv", "oracle": "oracle.csv",
     "evidence_predictors": "evidence_predictors.csv",
 }
+# The press leaderboard over every model (kvroute.stats.leaderboard, kvroute.stats.ranking).
+LEADERBOARD_FILES = {"table": "results/leaderboard.csv",  # long: one row per model x press x measure [x ratio]
+                     "summary": "results/leaderboard_summary.csv"}  # wide: one row per model x press, ranked
 # probe, under PROBE/ (kvroute.probing.run_probes and drift_probes).
 PROBE_FILES = {"scores": "probe_scores.csv", "tags": "probe_tags.csv", "drift": "probe_drift.csv",
                "passages": "probe_passages.csv"}

@@ -3,7 +3,8 @@ import json
 import sys
 
 from kvroute.config import ConfigError, oracle_plan, study_units, validate as validate_kvroute_config, with_defaults
-from kvroute.paths import METRICS_FILES, PROBE, PROBE_FILES, STATS, STATS_FILES, UNIT, probe_file, stats_file
+from kvroute.paths import (LEADERBOARD_FILES, METRICS_FILES, PROBE, PROBE_FILES, STATS, STATS_FILES, UNIT,
+                           probe_file, stats_file)
 
 try:
     validate_kvroute_config(config)
@@ -60,3 +61,15 @@ def shards(dataset, model):
 def unit_files(name, model="{model}"):
     """``results/MODEL/DATASET/REGIME/name`` for every unit of the study (``{model}`` left open by default)."""
     return [f"results/{model}/{d}/{r}/{name}" for d, r in UNITS]
+
+
+def leaderboard_questions(wildcards):
+    """Every model's questions tables, for the leaderboard (rules/leaderboard.smk). The ranking ratio is checked
+    here, where only a run that wants the leaderboard sees it, rather than with the config: a study without
+    the ratio runs everything else, and a leaderboard off the grid stops before any job instead of after
+    inference."""
+    at = float(config["leaderboard"]["at_ratio"])
+    if not any(abs(at - r) < 1e-9 for r in RATIOS):
+        raise ValueError(f"config key leaderboard.at_ratio: {at:g} is not in study.ratios; allowed values: "
+                         f"{', '.join(f'{r:g}' for r in RATIOS if r > 0)}")
+    return [f for m in MODELS for f in unit_files(f"metrics/{METRICS_FILES['questions']}", model=m)]

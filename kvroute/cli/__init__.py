@@ -4,7 +4,7 @@ One module per stage group registers its subcommands:
 
     data       generate, dataset-stats, validate-config
     inference  prepare-model, infer, merge
-    analysis   score, metrics, probe, stats
+    analysis   score, metrics, probe, stats, leaderboard, claims
     figures    figure FAMILY (one per entry of kvroute/figures/registry.py), tables
 
 Each subcommand reads files, calls package functions and writes its outputs

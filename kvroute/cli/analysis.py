@@ -1,4 +1,4 @@
-"""Answers, metrics, probes, statistics and the claims report: score, metrics, probe, stats, claims."""
+"""Answers, metrics, probes, statistics and the claims report: score, metrics, probe, stats, leaderboard, claims."""
 
 from __future__ import annotations
 
@@ -73,6 +73,30 @@ def cmd_stats(a):
                          n_boot_breakpoint=a.n_boot_breakpoint, seed=a.seed, ratio_term=a.ratio_term)
     for name, table in tables.items():
         write_csv(table, Path(a.out_dir) / STATS_FILES[name])
+
+
+def _read_columns(paths, wanted):
+    """The ``wanted`` columns each parquet file has, concatenated (questions tables are wide)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    frames = []
+    for path in paths:
+        have = set(pq.read_schema(path).names)
+        frames.append(pd.read_parquet(path, columns=[c for c in wanted if c in have]))
+    return pd.concat(frames, ignore_index=True)
+
+
+def cmd_leaderboard(a):
+    from kvroute.io import write_csv
+    from kvroute.stats.leaderboard import OPTIONAL, REQUIRED, leaderboard_table
+    from kvroute.stats.ranking import rank_table
+
+    long = leaderboard_table(_read_columns(a.questions, [*REQUIRED, *OPTIONAL]), at_ratio=a.at_ratio,
+                             n_boot=a.n_boot, seed=a.seed, n_boot_breakpoint=a.n_boot_breakpoint)
+    write_csv(long, a.out)
+    if a.summary:
+        write_csv(rank_table(long), a.summary)
 
 
 def _pairs(items, flag: str) -> dict[str, str]:
@@ -162,6 +186,20 @@ def add_parsers(sub) -> None:
     s.add_argument("--ratio-term", choices=schema_at("stats.ratio_term")["enum"], default=default("stats.ratio_term"))
     s.add_argument("--out-dir", required=True, help="writes every table there (file names: kvroute/paths.py)")
     s.set_defaults(func=cmd_stats)
+
+    s = sub.add_parser("leaderboard", help="every press ranked by F1 retained at one ratio, beside H, H_cond, its "
+                                           "break, GER, evidence eviction, enrichment, rise removed and AUC")
+    s.add_argument("--questions", nargs="+", required=True,
+                   help="metrics/questions.parquet of every model x dataset x regime (oracle rows too)")
+    s.add_argument("--at-ratio", type=float, default=default("leaderboard.at_ratio"),
+                   help="the ratio presses are ranked at (config leaderboard.at_ratio); must be in the tables")
+    s.add_argument("--n-boot", type=int, default=default("stats.n_boot"))
+    s.add_argument("--n-boot-breakpoint", type=int, default=default("stats.n_boot_breakpoint"),
+                   help="passage resamples for the break's CI (0: none)")
+    s.add_argument("--seed", type=int, default=default("seed"))
+    s.add_argument("--out", required=True, help="the long table (results/leaderboard.csv)")
+    s.add_argument("--summary", help="the ranked wide table, one row per press (results/leaderboard_summary.csv)")
+    s.set_defaults(func=cmd_leaderboard)
 
     s = sub.add_parser("claims", help="a verdict on each of the paper's claims C1-C14 per model: claims.csv and "
                                       "the Markdown replication report")

@@ -22,7 +22,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from kvroute.config import study_units
-from kvroute.paths import INFER_FILES, METRICS_FILES, UNIT, probe_file, stats_file
+from kvroute.paths import INFER_FILES, LEADERBOARD_FILES, METRICS_FILES, UNIT, probe_file, stats_file
 
 # Input kinds: every artifact a figure may read, by the name the plot function takes.
 KINDS = {
@@ -33,6 +33,7 @@ KINDS = {
     **{kind: stats_file(kind) for kind in ("curves", "chi", "cliff", "breakpoint", "erasure", "oracle")},
     "verdict": stats_file("ger"),
     **{f"probe_{kind}": probe_file(kind) for kind in ("scores", "tags", "drift")},
+    "leaderboard": LEADERBOARD_FILES["table"],  # every model's, in one file
 }
 # Per-answer kinds that hold oracle-press rows beside the grid's: read with the columns that tell them
 # apart (when the file has them), so the plot functions can keep base rows only (kvroute.frames).
@@ -70,6 +71,7 @@ class Family:
     one_unit: bool = False  # reads one dataset x regime, chosen by options dataset/regime
     empty_ok: bool = False  # nothing to draw gives a placeholder figure instead of a failure
     needs_generator: str | None = None  # drawn only when a dataset of this generator is studied
+    min_presses: int = 0  # drawn with `rule all` only when the study has this many presses (its own rule: always)
     convert: dict = field(default_factory=dict)  # option -> function applied before plotting
 
     @property
@@ -144,6 +146,11 @@ FAMILIES = (
     Family("oracle", "H and H_cond of the oracle presses (protect, target, placebo, diluted) vs their base press",
            "oracle:plot_oracle", (Input("oracle"),), "figures/oracle.pdf", "8 Erasure and reachability",
            "oracle presses", empty_ok=True),
+    # A ranking needs presses to rank: with one or two, every other figure already sets them side by side,
+    # so `rule all` draws it from three presses on (`snakemake leaderboard` draws it for any study).
+    Family("leaderboard", "every studied press ranked by F1 retained, beside H, GER, evidence eviction, rise "
+                          "removed and AUC", "leaderboard:plot_leaderboard", (Input("leaderboard"),),
+           "figures/leaderboard.pdf", "10 Press leaderboard", min_presses=3),
 )
 BY_NAME = {f.name: f for f in FAMILIES}
 
@@ -157,6 +164,8 @@ def family(name: str) -> Family:
 # --- the workflow's view: which figures a study draws, and from which files ---------------------------
 
 def studied(fam: Family, config: dict) -> bool:
+    if len(config["study"]["presses"]) < fam.min_presses:
+        return False
     if fam.needs_generator is None:
         return True
     specs = config["datasets"]

@@ -43,10 +43,9 @@ def scorer_classes() -> dict[str, type]:
 
 
 def arguments(cls: type) -> set[str]:
-    """The keyword arguments a press class takes (CriticalKVPress is not a dataclass)."""
-    if dataclasses.is_dataclass(cls):
-        return {f.name for f in dataclasses.fields(cls) if f.init}
-    return set(inspect.signature(cls.__init__).parameters) - {"self"}
+    """The keyword arguments a press class takes (from its signature: CriticalKVPress writes its own __init__
+    under a dataclass parent, so dataclass fields would not say)."""
+    return set(inspect.signature(cls).parameters)
 
 
 def validate_spec(name: str, spec: dict) -> None:

@@ -12,6 +12,8 @@
 - erasure:    erasure vs rigidity: Pr(F|E), Pr(E), Pr(F|not E) (paper 6.4)
 - oracle:     oracle presses vs their base press: H, H_cond, F1, paired effects, rise removed
 - predictors: partial eviction (evidence_evicted_mean) vs GER as predictors of hallucination
+- leaderboard: every press's accuracy, cliff and evidence measures in one long table (pooled datasets)
+- ranking:    the leaderboard ranked, one row per press, and the accuracy vs evidence ordering agreement
 - build:      every table of the stats rule, per dataset and pooled
 """
 

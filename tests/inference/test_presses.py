@@ -238,8 +238,12 @@ def test_an_oracle_steers_any_press_at_its_own_budget(smollm2, passage, name):
         seeded()
         arms[arm] = engine.press_cell(model, pre, name, spec, ratio, bank, engine.Steer(evidence, direction))
     ev = list(evidence)
+    # ChunkKV's budget is whole chunks: trading the short tail chunk for a full one moves the count by less
+    # than a chunk, never the number of chunks kept.
+    slack = spec["args"]["chunk_length"] - 1 if name == "ChunkKVPress" else 0
     for layer, kept in enumerate(base.kept):
-        assert arms["protect"].kept[layer].sum() == kept.sum(), f"layer {layer}: protect changed the budget"
-        assert arms["target"].kept[layer].sum() == kept.sum(), f"layer {layer}: target changed the budget"
+        for arm in ("protect", "target"):
+            moved = abs(int(arms[arm].kept[layer].sum()) - int(kept.sum()))
+            assert moved <= slack, f"layer {layer}: {arm} changed the budget by {moved}"
         assert bool(arms["protect"].kept[layer][:, ev].all()), f"layer {layer}: protected evidence evicted"
         assert not bool(arms["target"].kept[layer][:, ev].any()), f"layer {layer}: targeted evidence kept"

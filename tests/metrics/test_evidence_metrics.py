@@ -10,7 +10,7 @@ from kvroute.metrics import build_metrics, eviction_per_question
 from kvroute.metrics.build import leakage_table, reachability_summary
 from kvroute.metrics.eviction import eviction_summary, span_null, spans_of
 
-from test_metrics import ledger_row, predictions
+from builders import ledger_row, predictions
 
 T = 40
 
@@ -120,7 +120,7 @@ def test_reachability_summary_leaves_unknown_rows_out():
 
 
 def test_reachability_off_is_unknown_not_false():
-    from test_metrics import KEPT
+    from builders import KEPT
 
     scores = predictions([[4, 5]])
     routing = {"argmax": np.zeros((1, 2, 2), dtype=int), "answer_mass": np.zeros((1, 2, 2)),

@@ -12,29 +12,7 @@ from kvroute.metrics import (answer_breakdown, build_metrics, eviction_per_quest
 from kvroute.metrics.eviction import null_erased_probability
 from kvroute.stats import erasure_table
 
-# 2 layers x 2 KV heads x 6 tokens. Kept anywhere: 0, 1, 2, 3; globally evicted: 4, 5.
-# Layer 0 keeps {0, 1, 2}; layer 1 keeps {0, 3}.
-KEPT = np.zeros((2, 2, 6), dtype=bool)
-KEPT[0, 0, [0, 1]] = True
-KEPT[0, 1, [0, 2]] = True
-KEPT[1, 0, [3]] = True
-KEPT[1, 1, [0]] = True
-
-
-def ledger_row(kept, passage="p0", press="adakv", ratio=0.5):
-    return {"passage_id": passage, "press": press, "ratio": ratio, "layers": kept.shape[0],
-            "kv_heads": kept.shape[1], "tokens": kept.shape[2], "kept_bits": np.packbits(kept.ravel()).tobytes()}
-
-
-def predictions(evidence, passage="p0", press="adakv", ratio=0.5, classes=None):
-    n = len(evidence)
-    return pd.DataFrame({
-        "model": "m", "dataset": "d", "regime": "agnostic", "press": press, "ratio": ratio,
-        "passage_id": passage, "qid": [f"{passage}-q{i}" for i in range(n)], "evidence_positions": evidence,
-        "n_context_tokens": 6, "error_class": classes or ["hallucination"] * n, "f1": 0.0, "recall": 0.0,
-        "answer_type": "Person", "question_type": "Standard", "direction": "FWD",
-        "hop": pd.array([None] * n, dtype="Int64")})
-
+from builders import KEPT, ledger_row, predictions
 
 def test_ger_eviction_rate_and_erasure_from_a_hand_built_ledger():
     q, layers = eviction_per_question(predictions([[3, 4, 5], [4, 5], [], [0]]), pd.DataFrame([ledger_row(KEPT)]))

@@ -9,41 +9,7 @@ import pytest
 from kvroute.probing import control_tags, drift_probes, load_states, masked_question, probe_cv, run_probes
 from kvroute.probing.core import splits
 
-CLASSES = np.array(["Person", "Location", "Event"])
-# Six templates; each passage fills them with its own entity name and year.
-TEMPLATES = ["Who founded {name}?", "Where is {name} based?", "When did {name} open in {year}?",
-             "Which event did {name} sponsor?", "What does {name} export?", "Who led {name} after {year}?"]
-
-
-def synthetic(n_passages=12, per_passage=6, signal=3.0, ratios=(0.0,), seed=0, dim=16, label_by="passage"):
-    """A table + states (rows, 1 layer, dim) + question-only states (same shape).
-
-    The label is planted in the states (signal=0: pure noise). label_by="passage": the label
-    of a template changes from passage to passage, so the question alone cannot give it (the
-    question-only states encode the template only); label_by="question": the template fixes
-    the label, and the question-only states carry it too.
-    """
-    rng = np.random.default_rng(seed)
-    rows, states, qonly = [], [], []
-    centres = rng.normal(size=(len(CLASSES), dim))
-    wording = rng.normal(size=(len(TEMPLATES), dim))
-    for ratio in ratios:
-        for p in range(n_passages):
-            for q in range(per_passage):
-                c = (p + q) % len(CLASSES) if label_by == "passage" else q % len(CLASSES)
-                name = f"Tamiduon{chr(65 + p % 26)}{p} Consortium"
-                rows.append(dict(model="m", dataset="d", regime="agnostic", press="adakv", ratio=ratio,
-                                 passage_id=f"p{p}", qid=f"p{p}-q{q}", answer_type=CLASSES[c],
-                                 question=TEMPLATES[q % len(TEMPLATES)].format(name=name, year=1800 + p),
-                                 answers=json.dumps([f"answer {p} {q}"])))
-                states.append(signal * centres[c] + rng.normal(size=dim))
-                template = signal * (centres[c] if label_by == "question" else wording[q % len(TEMPLATES)])
-                qonly.append(template + rng.normal(size=dim))
-    table = pd.DataFrame(rows)
-    table.attrs["layers"] = [7]
-    as3d = lambda a: np.asarray(a, dtype=np.float32)[:, None, :]  # noqa: E731
-    return table, as3d(states), as3d(qonly).astype(np.float16)
-
+from builders import CLASSES, TEMPLATES, synthetic, write_unit
 
 def test_splits_are_passage_disjoint():
     table, _, _ = synthetic()
@@ -244,22 +210,11 @@ def test_run_probes_survives_a_degenerate_cell():
     assert tags["f1"].isna().all()
 
 
-def _write_unit(directory, table, X, Q=None):
-    directory.mkdir(parents=True)
-    arrays = dict(states=X.astype(np.float16), layers=np.array([7]), qid=table["qid"].to_numpy(str),
-                  press=table["press"].to_numpy(str), ratio=table["ratio"].to_numpy(float))
-    if Q is not None:
-        arrays["question_only"] = Q
-    np.savez(directory / "hidden.npz", **arrays)
-    table.assign(error_class="correct").to_parquet(directory / "scores.parquet")
-    return str(directory / "hidden.npz"), str(directory / "scores.parquet")
-
-
 def test_load_states_reads_question_only_and_checks_alignment(tmp_path):
     table, X, Q = synthetic(n_passages=4, ratios=(0.0, 0.5))
     half = len(table) // 2
-    new = _write_unit(tmp_path / "new", table.iloc[:half].reset_index(drop=True), X[:half], Q[:half])
-    old = _write_unit(tmp_path / "old", table.iloc[half:].reset_index(drop=True), X[half:])
+    new = write_unit(tmp_path / "new", table.iloc[:half].reset_index(drop=True), X[:half], Q[:half])
+    old = write_unit(tmp_path / "old", table.iloc[half:].reset_index(drop=True), X[half:])
     rows, states, qonly = load_states([new[0], old[0]], [new[1], old[1]])
     assert len(rows) == len(table) and "error_class" in rows and states.dtype == np.float32
     assert qonly.dtype == np.float16 and np.isnan(qonly[half:]).all() and not np.isnan(qonly[:half]).any()
@@ -273,7 +228,7 @@ def test_cli_probe_writes_every_output(tmp_path):
     from kvroute.cli import main
 
     table, X, Q = synthetic(n_passages=6, ratios=(0.0, 0.5))
-    hidden, scores = _write_unit(tmp_path / "u", table, X, Q)
+    hidden, scores = write_unit(tmp_path / "u", table, X, Q)
     from kvroute.paths import PROBE_FILES
 
     out = {k: tmp_path / "probe" / name for k, name in PROBE_FILES.items()}

@@ -15,8 +15,7 @@ from kvroute.metrics import build_metrics, eviction_per_question
 from kvroute.stats import evidence_predictors, oracle_table, per_dataset
 from kvroute.stats.bootstrap import passage_weights
 
-from test_metrics import KEPT, ledger_row, predictions
-from test_stats import simulate_items
+from builders import KEPT, ledger_row, predictions, simulate_items
 
 ORACLE_GROUP = ("model", "regime", "base_press")
 
@@ -337,14 +336,14 @@ def test_metric_summaries_are_the_same_with_oracle_rows_appended():
 def test_probes_read_the_same_rows_and_states_with_oracle_rows_appended(tmp_path):
     from kvroute.probing import load_states, run_probes
 
-    from test_probing import _write_unit, synthetic
+    from builders import synthetic, write_unit
 
     table, X, Q = synthetic(n_passages=6, ratios=(0.0, 0.5))
     table = table.assign(oracle="none")
     oracle = table[table["ratio"] == 0.5].assign(press="adakv_protect", oracle="protect")
     noise = np.random.default_rng(1).normal(size=(len(oracle), *X.shape[1:])).astype(np.float32)
-    plain = _write_unit(tmp_path / "plain", table, X, Q)
-    mixed = _write_unit(tmp_path / "mixed", pd.concat([table, oracle], ignore_index=True),
+    plain = write_unit(tmp_path / "plain", table, X, Q)
+    mixed = write_unit(tmp_path / "mixed", pd.concat([table, oracle], ignore_index=True),
                         np.concatenate([X, noise]), np.concatenate([Q, noise.astype(np.float16)]))
     rows, states, qonly = load_states([plain[0]], [plain[1]])
     rows2, states2, qonly2 = load_states([mixed[0]], [mixed[1]])

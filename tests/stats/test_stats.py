@@ -4,6 +4,8 @@ import pytest
 
 from kvroute.stats import cliff_location, rate_curves, susceptibility, wilson_interval
 
+from builders import simulate_items
+
 
 def make_scores(h_by_ratio, n_passages=8, n_q=10, model="m", press="adakv_ea", regime="agnostic",
                 jitter=None):
@@ -244,36 +246,6 @@ def test_passage_clustering_shrinks_the_evidence_of_correlated_answers():
 def test_breakpoint_tiny_grid_gives_a_reason():
     row = breakpoint_test(counts_table({0.0: 5, 0.5: 50})).iloc[0]
     assert not row["cliff"] and "need 5" in row["reason"]
-
-
-def simulate_items(ger_effect: float, seed: int = 1, n_passages: int = 80, n_q: int = 5, presses=("p",),
-                   datasets=("d",), idk_share: float = 0.0):
-    """Questions x presses x ratios 0..0.9. At ratio 0 (GER 0, shared by every press) an item
-    fails with a passage-dependent chance; above 0, GER rises with ratio plus question noise
-    and logit H = ratio trend + 1.0 failed_at_0 + passage effect (+ ger_effect * GER).
-    "I don't know" items (idk_share) hallucinate by coin flip, whatever their GER."""
-    rng = np.random.default_rng(seed)
-    expit = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
-    rows = []
-    ratios = np.round(np.arange(0.0, 1.0, 0.1), 1)
-    for p in range(n_passages):
-        dataset = datasets[p % len(datasets)]
-        shift = rng.normal(0, 0.5)  # passage random effect: errors cluster by passage
-        for q in range(n_q):
-            idk = rng.random() < idk_share
-            failed_at_0 = rng.random() < expit(-1.0 + shift)
-            for press in presses:
-                for r in ratios:
-                    ger = 0.0 if r == 0 else float(np.clip(r + rng.normal(0, 0.25), 0, 1))
-                    h = failed_at_0 if r == 0 else rng.random() < expit(
-                        -2.5 + 3.0 * r + ger_effect * ger + 1.0 * failed_at_0 + shift)
-                    if idk:
-                        h = rng.random() < 0.5
-                    rows.append(dict(model="m", regime="agnostic", press=press, dataset=dataset,
-                                     passage_id=f"p{p}", qid=f"p{p}q{q}", ratio=r, ger=ger,
-                                     answers='["I don\'t know"]' if idk else '["Paris"]',
-                                     error_class="hallucination" if h else "correct"))
-    return pd.DataFrame(rows)
 
 
 def test_item_model_recovers_a_planted_ger_effect():
