@@ -35,9 +35,9 @@ from kvroute.figures.style import (
 from kvroute.frames import require
 
 KEYS = ["model", "press", "regime"]
+COND_COL = "hallucination_cond_rate"
 CURVE_COLS = [*KEYS, "ratio", "hallucination_rate", "unknown_rate",
-              "hallucination_boot_lo", "hallucination_boot_hi", "unknown_boot_lo", "unknown_boot_hi"]
-COND_COL = "hallucination_cond_rate"  # optional: curves from before H_cond lack it
+              "hallucination_boot_lo", "hallucination_boot_hi", "unknown_boot_lo", "unknown_boot_hi", COND_COL]
 COND_LABEL = "H_cond (correct at α=0)"
 CHI_COLS = [*KEYS, "ratio_mid", "chi", "chi_boot_lo", "chi_boot_hi"]
 CLIFF_COLS = [*KEYS, "cliff_ratio", "cliff_lo", "cliff_hi", "max_chi", "at_edge"]
@@ -61,9 +61,8 @@ def _plot_rates(ax, curves: pd.DataFrame, model: str) -> None:
         ax.plot(x, s["unknown_rate"], color=lighter(c), ls=ls, marker="o", mfc="white", mec=lighter(c, 0.3))
         ax.fill_between(x, s["hallucination_boot_lo"], s["hallucination_boot_hi"], color=c, alpha=0.2, lw=0)
         ax.plot(x, s["hallucination_rate"], color=c, ls=ls, marker="o")
-        if COND_COL in s:
-            # Same colour and regime style as H, told apart by a thin line and crosses.
-            ax.plot(x, s[COND_COL], color=c, ls=ls, lw=0.7, marker="x", ms=3)
+        # Same colour and regime style as H, told apart by a thin line and crosses.
+        ax.plot(x, s[COND_COL], color=c, ls=ls, lw=0.7, marker="x", ms=3)
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("rate")
 
@@ -143,7 +142,7 @@ def _legend_groups(curves: pd.DataFrame, ger: bool = False, breakpoint: bool = F
     """Legend entries in three groups: presses, regimes, marks."""
     presses = sorted(curves["press"].unique())
     regimes = sorted(curves["regime"].unique())
-    cond = [Line2D([], [], color="0.2", lw=0.7, marker="x", ms=3, label=COND_LABEL)] if COND_COL in curves else []
+    cond = [Line2D([], [], color="0.2", lw=0.7, marker="x", ms=3, label=COND_LABEL)]
     extra = []
     if ger:
         extra.append(Line2D([], [], color="0.2", marker="^", lw=0.7, label="GER (right axis)"))

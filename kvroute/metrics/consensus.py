@@ -58,13 +58,12 @@ def routing_per_question(predictions: pd.DataFrame, routing: dict) -> pd.DataFra
     for i, ev in enumerate(predictions["evidence_positions"]):
         if ev is not None and len(ev):
             on_answer[i] = np.isin(argmax[i], np.asarray(ev)).mean(-1)
-    mass = np.asarray(routing.get("answer_mass", np.full(argmax.shape, np.nan)), dtype=float).mean(-1)
+    mass = np.asarray(routing["answer_mass"], dtype=float).mean(-1)
     rows, layers = np.meshgrid(np.arange(n), np.arange(L), indexing="ij")
     table = {"row": rows.ravel(), "layer": layers.ravel(), "consensus": consensus.ravel(), "rho": rho.ravel(),
              "on_answer": on_answer.ravel(), "on_question": on_question.ravel(), "answer_mass": mass.ravel()}
-    if "argmax_content" in routing:  # older routing files lack it
-        content, rho_content = head_agreement(np.asarray(routing["argmax_content"]))
-        table |= {"consensus_content": content.ravel(), "rho_content": rho_content.ravel()}
+    content, rho_content = head_agreement(np.asarray(routing["argmax_content"]))
+    table |= {"consensus_content": content.ravel(), "rho_content": rho_content.ravel()}
     return pd.DataFrame(table)
 
 

@@ -71,7 +71,7 @@ def passage_sums(sub: pd.DataFrame) -> pd.DataFrame:
     """Per passage (rows) sums of each quantity per (quantity, arm, ratio) column."""
     h = (sub["error_class"].astype(str) == "hallucination").to_numpy(float)
     cond = sub["correct_at_0"].astype("boolean").fillna(False).to_numpy(float)  # NA: not in H_cond
-    evicted = sub.get("evidence_evicted_mean", pd.Series(np.nan, index=sub.index)).to_numpy(float)  # older tables
+    evicted = sub["evidence_evicted_mean"].to_numpy(float)
     values = pd.DataFrame({"n": 1.0, "h": h, "cond_n": cond, "cond_h": cond * h, "f1": sub["f1"].to_numpy(float),
                            "evicted": np.nan_to_num(evicted), "with_evidence": np.isfinite(evicted).astype(float)},
                           index=sub.index)

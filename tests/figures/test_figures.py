@@ -55,7 +55,7 @@ def test_rejects_missing_columns_and_ambiguous_curves(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_safety_cliff_draws_h_cond_when_the_curves_have_it(tmp_path):
+def test_safety_cliff_draws_h_cond_and_refuses_curves_without_it(tmp_path):
     from kvroute.figures.safety_cliff import COND_LABEL, _legend_groups
 
     rows = _scores(ratios=(0.0, 0.5, 0.9))
@@ -64,12 +64,11 @@ def test_safety_cliff_draws_h_cond_when_the_curves_have_it(tmp_path):
     assert curves["hallucination_cond_rate"].notna().all()
     labels = lambda c: [h.get_label() for g in _legend_groups(c) for h in g]  # noqa: E731
     assert COND_LABEL == "H_cond (correct at α=0)" and COND_LABEL in labels(curves)
-    # curves written before H_cond still draw, without the entry
-    old = curves.drop(columns=[c for c in curves if "cond" in c])
-    assert COND_LABEL not in labels(old)
     chi, cl = susceptibility(rows, n_boot=20), cliff_location(rows, n_boot=20)
     _assert_written(*plot_safety_cliff(curves, chi, cl, tmp_path / "new.pdf"))
-    _assert_written(*plot_safety_cliff(old, chi, cl, tmp_path / "old" / "old.pdf"))
+    old = curves.drop(columns=[c for c in curves if "cond" in c])
+    with pytest.raises(ValueError, match="hallucination_cond_rate"):
+        plot_safety_cliff(old, chi, cl, tmp_path / "old" / "old.pdf")
 
 
 def test_style_colours_and_linestyles():

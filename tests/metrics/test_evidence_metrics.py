@@ -123,7 +123,8 @@ def test_reachability_off_is_unknown_not_false():
     from builders import KEPT
 
     scores = predictions([[4, 5]])
-    routing = {"argmax": np.zeros((1, 2, 2), dtype=int), "answer_mass": np.zeros((1, 2, 2)),
+    routing = {"argmax": np.zeros((1, 2, 2), dtype=int), "argmax_content": np.zeros((1, 2, 2), dtype=int),
+               "answer_mass": np.zeros((1, 2, 2)),
                "reachable_def2": np.array([np.nan]), "reachable_prefill": np.array([np.nan]),
                "reach_fraction_def2": np.array([np.nan]), "reach_fraction_prefill": np.array([np.nan])}
     for given in (routing, None):

@@ -70,12 +70,14 @@ def test_routing_per_question_shares():
     preds = predictions([[5], [2, 3]])
     argmax = np.array([[[5, 5, 6, 7]], [[2, 3, 0, 9]]], dtype=np.int32)  # question tokens are >= 6
     mass = np.array([[[0.5, 0.5, 0.1, 0.1]], [[0.2, 0.2, 0.2, 0.2]]], dtype=np.float16)
-    r = routing_per_question(preds, {"argmax": argmax, "answer_mass": mass, "qid": preds["qid"].to_numpy()})
+    r = routing_per_question(preds, {"argmax": argmax, "argmax_content": argmax, "answer_mass": mass,
+                                     "qid": preds["qid"].to_numpy()})
     assert r["on_answer"].tolist() == pytest.approx([0.5, 0.5])
     assert r["on_question"].tolist() == pytest.approx([0.5, 0.25])
     assert r["answer_mass"].tolist() == pytest.approx([0.3, 0.2], abs=1e-3)
     with pytest.raises(ValueError, match="aligned"):
-        routing_per_question(preds, {"argmax": argmax, "qid": np.array(["x", "y"])})
+        routing_per_question(preds, {"argmax": argmax, "argmax_content": argmax, "answer_mass": mass,
+                                     "qid": np.array(["x", "y"])})
 
 
 def test_content_consensus_ignores_heads_parked_on_the_sink():
@@ -83,7 +85,7 @@ def test_content_consensus_ignores_heads_parked_on_the_sink():
     # All four heads on the sink token 0: full agreement; over content tokens they spread out.
     argmax = np.array([[[0, 0, 0, 0]]], dtype=np.int32)
     content = np.array([[[4, 5, 4, 1]]], dtype=np.int32)
-    r = routing_per_question(preds, {"argmax": argmax, "argmax_content": content})
+    r = routing_per_question(preds, {"argmax": argmax, "argmax_content": content, "answer_mass": np.zeros((1, 1, 4))})
     assert (r["consensus"][0], r["rho"][0]) == (0.25, 1.0)
     assert (r["consensus_content"][0], r["rho_content"][0]) == (0.75, 0.5)
 
@@ -137,7 +139,8 @@ def test_build_metrics_and_cli_write_every_table(tmp_path):
 
     preds = predictions([[3, 4, 5], [4, 5]])
     argmax = np.zeros((2, 2, 4), dtype=np.int32)
-    routing = {"argmax": argmax, "answer_mass": np.zeros((2, 2, 4), np.float16), "qid": preds["qid"].to_numpy(str)}
+    routing = {"argmax": argmax, "argmax_content": argmax, "answer_mass": np.zeros((2, 2, 4), np.float16),
+               "qid": preds["qid"].to_numpy(str)}
     tables = build_metrics(preds, pd.DataFrame([ledger_row(KEPT)]), routing)
     ev = tables["eviction"].iloc[0]
     assert ev["ger"] == pytest.approx((2 / 3 + 1) / 2) and ev["erased_rate"] == 0.5

@@ -319,7 +319,7 @@ def test_metric_summaries_are_the_same_with_oracle_rows_appended():
     argmax = rng.integers(0, 6, size=(len(both), 2, 4)).astype(np.int32)
 
     def routing(n):
-        return {"argmax": argmax[:n], "answer_mass": np.zeros((n, 2, 4), np.float16),
+        return {"argmax": argmax[:n], "argmax_content": argmax[:n], "answer_mass": np.zeros((n, 2, 4), np.float16),
                 "qid": both["qid"].to_numpy(str)[:n]}
 
     without = build_metrics(preds, ledger, routing(len(preds)))
