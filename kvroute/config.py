@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from kvroute.inference import catalog
+from kvroute import press_specs
 
 SCHEMA_PATH = Path(str(resources.files("kvroute") / "schemas" / "config.schema.yaml"))
 # The model registry every config shares (the Snakefile loads it with `configfile:` first).
@@ -83,7 +83,7 @@ def _check_references(config: dict) -> None:
             raise ConfigError(f"config key study.passages_per_model.{name}: {name!r} is not in study.models; "
                               f"allowed values: {', '.join(study['models'])}")
     for name, spec in config["presses"].items():
-        for key, problem in catalog.problems(name, spec):
+        for key, problem in press_specs.problems(name, spec):
             raise ConfigError(f"config key {key}: {problem}")
     _check_oracle(config)
     generators = generator_names()
@@ -113,7 +113,7 @@ def _check_references(config: dict) -> None:
 
 def _check_oracle(config: dict) -> None:
     """Oracle presses run only under study.oracle, on a studied base press whose prefill they can share."""
-    from kvroute.inference.oracle import base_press_of
+    from kvroute.press_specs import base_press_of
 
     study, presses = config["study"], config["presses"]
     for i, name in enumerate(study["presses"]):
@@ -121,10 +121,10 @@ def _check_oracle(config: dict) -> None:
             raise ConfigError(f"config key study.presses[{i}]: {name!r} is an oracle press; "
                               f"list it under study.oracle.presses")
     for name, spec in presses.items():
-        if "oracle" in spec and not catalog.steerable(spec):
+        if "oracle" in spec and not press_specs.steerable(spec):
             raise ConfigError(f"config key presses.{name}.oracle: an oracle steers the scores a press ranks "
                               f"contiguous context spans by; {spec['press']} has none to steer "
-                              f"({catalog.CATALOG[spec['press']].note})")
+                              f"({press_specs.CATALOG[spec['press']].note})")
     oracle = study.get("oracle")
     if not oracle:
         return
@@ -161,7 +161,7 @@ def studied_regimes(config: dict) -> list[str]:
 
 def oracle_plan(config: dict, regime: str) -> dict:
     """What one infer job of ``regime`` runs beyond its presses: {} or {presses: {name: ...}, ratios, seed}."""
-    from kvroute.inference.oracle import base_press_of
+    from kvroute.press_specs import base_press_of
 
     study, presses = config["study"], config["presses"]
     oracle = study.get("oracle")

@@ -209,8 +209,6 @@ def load(manifest_path, device: str = "cpu", dtype: str = "float32", attn_implem
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from kvroute.inference import attention
-
     quiet_transformers()
     manifest = read_manifest(manifest_path)
     check_supported(model_architectures(manifest), manifest["name"])
@@ -227,9 +225,6 @@ def load(manifest_path, device: str = "cpu", dtype: str = "float32", attn_implem
     define_head_dim(model.config)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    # engine.answer's batched bf16 decoding on CPU relies on this dispatcher; it is
-    # process-wide, so it also serves models built later (bench_inference --arch).
-    attention.install()
     return model, tokenizer
 
 

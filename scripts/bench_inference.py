@@ -270,6 +270,8 @@ def main(argv=None):
             p.error(f"--arch {a.arch}: vocabulary {model.config.vocab_size} is smaller than {name}'s tokenizer "
                     f"({len(tokenizer)}); pick a model with a smaller vocabulary with --model")
         name = f"{Path(a.arch).stem} (random weights, {name} tokenizer)"
+    # Both loops on kvroute's attention paths, so the comparison measures the loops themselves.
+    kvattention.install()
     presses = {n: cfg["presses"][n] for n in study["presses"]}
     ratios = sorted(float(r) for r in study["ratios"])
     regimes = a.regimes or study["regimes"]

@@ -3,8 +3,8 @@
 Modules, in the order data flows through them:
 
 - ``prompts``, ``evidence``: the context and question text, and which context tokens hold each answer (T_ans).
-- ``catalog``: which kvpress presses evict tokens, and why the others are refused (torch-free).
-- ``presses``: config specs -> stock kvpress objects, and the scorers kvroute wraps (memo, steering).
+- ``presses``: config specs -> stock kvpress objects (which specs are allowed: ``kvroute.press_specs``),
+  and the scorers kvroute wraps (memo, steering).
 - ``oracle``: the oracle variants' steered positions (torch-free: the config check uses it).
 - ``engine``: one prefill per passage, compressed caches (``Cell``) and batched greedy answers.
 - ``cache``, ``attention``: the reserved decode cache and the CPU attention dispatcher.

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import DynamicCache
 
+from kvroute.inference import attention
 from kvroute.inference import presses as press_registry
 from kvroute.inference.cache import reserve, reserved_cache
 from kvroute.models import eos_ids
@@ -568,6 +569,7 @@ def answer(model, tokenizer, cell: Cell | list[Cell], context_length: int, quest
     ``reach_threshold`` the routing also carries each row's question-token
     reachability entries (``kvroute.inference.reachability``).
     """
+    attention.install()  # kvroute's attention paths and AdaKV masking (process-wide; once is enough)
     modules = attention_modules(model)
     ids, pos, qmask = left_pad_questions(question_ids, _pad_id(model, tokenizer), context_length)
     layout = stack_cells(_row_cells(cell, len(question_ids)), room=ids.shape[1] + max_new_tokens)

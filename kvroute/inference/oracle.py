@@ -14,7 +14,8 @@ the press's own selection runs, so the budget is the base press's:
 H(protect_diluted) - H(base) is the effect of the evidence surviving;
 H(protect) - H(protect_diluted) the effect of singling the answer out.
 
-This module is torch-free: the config check (and so the Snakefile) uses it.
+This module is torch-free: the analysis stages read its names (``NONE``, ``VARIANTS``) without torch.
+An oracle entry's base press is found by ``kvroute.press_specs.base_press_of``.
 """
 
 from __future__ import annotations
@@ -33,18 +34,6 @@ DILUTION_SETS = 3
 # Random span sets per variant: placebo's set is the first of protect_diluted's
 # (same generator, same draws), so the two differ only by T_ans.
 RANDOM_SETS = {"protect": 0, "target": 0, "placebo": 1, "protect_diluted": DILUTION_SETS}
-
-
-def base_spec(spec: dict) -> dict:
-    """The press spec without its oracle, empty args dropped, for comparing entries."""
-    return {k: v for k, v in spec.items() if k != "oracle" and v != {}}
-
-
-def base_press_of(spec: dict, presses: dict[str, dict], studied: list[str]) -> str | None:
-    """The studied press whose spec equals ``spec`` without its oracle (None when there is none)."""
-    target = base_spec(spec)
-    return next((name for name in studied if "oracle" not in presses[name] and base_spec(presses[name]) == target),
-                None)
 
 
 def spans_of(positions: list[int]) -> list[int]:

@@ -2,7 +2,7 @@
 
 A press spec in the config names a kvpress class, and for presses built
 around a scorer (wrappers such as ``AdaKVPress`` and ``ChunkPress``, and
-``CriticalKVPress``) the scorer they take (``kvroute.inference.catalog``)::
+``CriticalKVPress``) the scorer they take (``kvroute.press_specs``)::
 
     adakv_ea: {press: AdaKVPress, args: {alpha_safeguard: 0.2}, scorer: ExpectedAttentionPress}
     chunk_ea: {press: ChunkPress, args: {chunk_length: 64}, scorer: ExpectedAttentionPress}
@@ -24,7 +24,7 @@ from kvpress.presses.base_press import BasePress
 from kvpress.presses.chunk_press import ChunkPress
 from kvpress.presses.scorer_press import ScorerPress
 
-from kvroute.inference import catalog
+from kvroute import press_specs
 
 
 @lru_cache(maxsize=1)
@@ -50,7 +50,7 @@ def arguments(cls: type) -> set[str]:
 
 def validate_spec(name: str, spec: dict) -> None:
     """Raise a ValueError naming the config key when a press spec cannot be built or studied."""
-    for key, problem in catalog.problems(name, spec):
+    for key, problem in press_specs.problems(name, spec):
         raise ValueError(f"{key}: {problem}")
     for field, args in (("press", "args"), ("scorer", "scorer_args")):
         if field not in spec:
@@ -60,9 +60,9 @@ def validate_spec(name: str, spec: dict) -> None:
             if arg not in allowed:
                 raise ValueError(f"presses.{name}.{args}.{arg}: {spec[field]} has no such argument; "
                                  f"allowed: {', '.join(sorted(allowed))}")
-    if "oracle" in spec and not catalog.steerable(spec):
+    if "oracle" in spec and not press_specs.steerable(spec):
         raise ValueError(f"presses.{name}.oracle: {spec['press']} has no scores an oracle can steer "
-                         f"({catalog.CATALOG[spec['press']].note})")
+                         f"({press_specs.CATALOG[spec['press']].note})")
 
 
 def build(spec: dict, ratio: float) -> BasePress:
@@ -71,7 +71,7 @@ def build(spec: dict, ratio: float) -> BasePress:
         raise ValueError(f"compression ratio must be in (0, 1) to build a press, got {ratio}")
     cls = press_classes()[spec["press"]]
     args = dict(spec.get("args", {}))
-    if spec["press"] in catalog.TAKE_SCORER:
+    if spec["press"] in press_specs.TAKE_SCORER:
         scorer = press_classes()[spec["scorer"]](compression_ratio=ratio, **spec.get("scorer_args", {}))
         if cls is ChunkPress:
             cls = RemainderSafeChunkPress

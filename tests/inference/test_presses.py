@@ -1,6 +1,6 @@
 """Every kvpress press that evicts tokens, through kvroute's engine, against stock kvpress (SmolLM2-135M).
 
-For each studied press (``kvroute.inference.catalog``) at two ratios: the
+For each studied press (``kvroute.press_specs``) at two ratios: the
 kept set of every layer and KV head equals the one a stock kvpress prefill
 keeps (recovered here by brute-force key matching, independent of the
 engine's ledger), and the greedy answers equal kvpress's pipeline. The engine
@@ -16,7 +16,8 @@ from kvpress import ChunkPress, ComposedPress, DecodingPress, KnormPress, Pyrami
 from transformers import DynamicCache, pipeline
 
 from kvroute.config import ConfigError, validate, with_defaults
-from kvroute.inference import catalog, engine, presses, prompts
+from kvroute import press_specs
+from kvroute.inference import engine, presses, prompts
 
 PASSAGE = (
     "Torvald Imbrecht is a Norwegian sculptor born in the coastal town of Vesterhavn. "
@@ -36,7 +37,7 @@ PIPELINE_FAILS = {"ChunkKVPress"}
 def spec_of(name: str) -> dict:
     """A studied press entry: scorers alone, wrappers and CriticalKV around ExpectedAttention."""
     spec = {"press": name}
-    if name in catalog.TAKE_SCORER:
+    if name in press_specs.TAKE_SCORER:
         spec["scorer"] = "ExpectedAttentionPress"
     if name == "ChunkPress":
         spec["args"] = {"chunk_length": 48}
@@ -82,7 +83,7 @@ def seeded(seed: int = 7):
     torch.manual_seed(seed)
 
 
-@pytest.mark.parametrize("name", catalog.STUDIED)
+@pytest.mark.parametrize("name", press_specs.STUDIED)
 def test_every_studied_press_keeps_what_stock_kvpress_keeps_and_answers_alike(smollm2, passage, name):
     model, tokenizer = smollm2
     context, questions, question_ids, pre = passage
@@ -108,7 +109,7 @@ def test_every_studied_press_keeps_what_stock_kvpress_keeps_and_answers_alike(sm
     assert mine == stock, f"{name} at {RATIOS[-1]}"
 
 
-@pytest.mark.parametrize("name", catalog.SCORERS)
+@pytest.mark.parametrize("name", press_specs.SCORERS)
 def test_scores_are_replayed_across_ratios_exactly_when_they_do_not_depend_on_the_ratio(smollm2, passage, name):
     model, _ = smollm2
     *_, pre = passage
@@ -178,7 +179,7 @@ def test_presses_that_replace_the_forward_hook_are_named():
 
 # --- what is refused, and how it is said --------------------------------------------------------
 
-def test_the_catalog_is_kvpress_s_own_list_of_presses():
+def test_the_press_list_is_kvpress_s_own():
     import inspect
 
     import kvpress
@@ -186,21 +187,21 @@ def test_the_catalog_is_kvpress_s_own_list_of_presses():
     from kvpress.presses.scorer_press import ScorerPress
 
     exported = {n: c for n, c in vars(kvpress).items() if inspect.isclass(c) and issubclass(c, BasePress)}
-    assert set(exported) == set(catalog.CATALOG)
-    for name in catalog.SCORERS:
+    assert set(exported) == set(press_specs.CATALOG)
+    for name in press_specs.SCORERS:
         assert issubclass(exported[name], ScorerPress), name
-    for name in catalog.WRAPPERS:
+    for name in press_specs.WRAPPERS:
         assert not issubclass(exported[name], ScorerPress) and "press" in presses.arguments(exported[name]), name
 
 
-@pytest.mark.parametrize("name", [n for n, p in catalog.CATALOG.items() if p.kind == "refused" and n != "BasePress"])
+@pytest.mark.parametrize("name", [n for n, p in press_specs.CATALOG.items() if p.kind == "refused" and n != "BasePress"])
 def test_a_press_that_does_not_evict_tokens_is_refused_naming_the_key_and_the_reason(default_config, name):
     config = with_defaults({**default_config, "presses": {**default_config["presses"], "mine": {"press": name}}})
     with pytest.raises(ConfigError) as err:
         validate(config)
     message = str(err.value)
     assert message.startswith("config key presses.mine.press:")
-    assert catalog.CATALOG[name].note in message and "allowed values: AdaKVPress" in message
+    assert press_specs.CATALOG[name].note in message and "allowed values: AdaKVPress" in message
 
 
 def test_a_wrapper_needs_a_scorer_and_a_scorer_is_not_a_wrapper(default_config):

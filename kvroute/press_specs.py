@@ -1,4 +1,9 @@
-"""Every kvpress 0.5.5 press, sorted by what kvroute can measure of it (torch-free: the config check uses it).
+"""Press entries of a config: which kvpress presses kvroute studies, and which entry an oracle steers.
+
+Torch-free: the config check (and so the Snakefile) uses it; the infer stage
+builds the presses (``kvroute.inference.presses``).
+
+Every kvpress 0.5.5 press is listed, sorted by what kvroute can measure of it.
 
 kvroute studies presses that *evict context tokens*: each layer and KV head
 keeps a subset of the context's KV entries, chosen at the study's compression
@@ -128,6 +133,18 @@ def problems(name: str, spec: dict) -> list[tuple[str, str]]:
                                      f"({CATALOG[spec['scorer']].note or CATALOG[spec['scorer']].kind}); "
                                      f"allowed values: {', '.join(SCORERS)}"))
     return out
+
+
+def base_spec(spec: dict) -> dict:
+    """The press spec without its oracle, empty args dropped, for comparing entries."""
+    return {k: v for k, v in spec.items() if k != "oracle" and v != {}}
+
+
+def base_press_of(spec: dict, presses: dict[str, dict], studied: list[str]) -> str | None:
+    """The studied press whose spec equals ``spec`` without its oracle (None when there is none)."""
+    target = base_spec(spec)
+    return next((name for name in studied if "oracle" not in presses[name] and base_spec(presses[name]) == target),
+                None)
 
 
 def steerable(spec: dict) -> bool:
