@@ -93,7 +93,8 @@ def test_default_config_runs_the_oracle_in_the_agnostic_regime_only(default_conf
 
 @pytest.mark.parametrize("edit, message", [
     (lambda c: c["study"]["presses"].append("adakv_ea_protect"), r"study\.presses\[2\]: .* is an oracle press"),
-    (lambda c: c["presses"].update(kn={"press": "KnormPress", "oracle": "protect"}), r"presses\.kn\.oracle"),
+    (lambda c: c["presses"].update(kn={"press": "BlockPress", "scorer": "KnormPress", "oracle": "protect"}),
+     r"presses\.kn\.oracle: .*BlockPress"),
     (lambda c: c["presses"]["adakv_ea_target"].update(oracle="boost"), r"presses\.adakv_ea_target\.oracle: 'boost'"),
     (lambda c: c["study"]["oracle"].update(ratios=[0.33]), r"study\.oracle\.ratios\[0\]: 0\.33 is not in study"),
     (lambda c: c["study"]["oracle"].update(regimes=["aware"]) or c["study"].update(regimes=["agnostic"]),
