@@ -14,8 +14,10 @@ import pytest
 import torch
 from transformers import pipeline
 
-from kvroute.inference import attention, engine, presses, prompts
+from kvroute.inference import attention, engine, presses
 from kvroute.inference import job as inference
+
+from passages import ready
 
 PASSAGE = (
     "Torvald Imbrecht is a Norwegian sculptor born in the coastal town of Vesterhavn. "
@@ -78,11 +80,8 @@ def test_the_cuda_switch_takes_the_gpu_dtype_and_refuses_a_bad_value(monkeypatch
 
 @pytest.fixture(scope="module")
 def prepared(smollm2):
-    model, tokenizer = smollm2
-    context = prompts.build_context(PASSAGE, QUESTIONS, "agnostic")
-    questions = [prompts.build_question(q) for q in QUESTIONS]
-    context_ids, question_ids, _ = engine.tokenize(tokenizer, context, questions)
-    return context, questions, question_ids, engine.prefill(model, context_ids)
+    r = ready(*smollm2, PASSAGE, QUESTIONS)
+    return r.context, r.questions, r.question_ids, r.pre
 
 
 @pytest.mark.parametrize("name", list(SPECS))

@@ -14,8 +14,10 @@ from kvpress import AdaKVPress, ChunkPress, ExpectedAttentionPress
 from transformers import DynamicCache, pipeline
 
 from kvroute.inference import engine, ledger, presses, prompts
-from kvroute.metrics import chunks
 from kvroute.inference.presses import RemainderSafeChunkPress
+from kvroute.metrics import chunks
+
+from passages import ready
 
 PASSAGE = (
     "Torvald Imbrecht is a Norwegian sculptor born in the coastal town of Vesterhavn. "
@@ -43,12 +45,10 @@ def stock_press(name: str, ratio: float):
 @pytest.fixture(scope="module")
 def prepared(smollm2):
     model, tokenizer = smollm2
-    context = prompts.build_context(PASSAGE, QUESTIONS, "agnostic")
-    questions = [prompts.build_question(q) for q in QUESTIONS]
-    context_ids, question_ids, _ = engine.tokenize(tokenizer, context, questions)
-    if context_ids.shape[1] % 48 in range(1, 5):
+    r = ready(model, tokenizer, PASSAGE, QUESTIONS)
+    if r.context_ids.shape[1] % 48 in range(1, 5):
         pytest.skip("context length would crash stock ChunkPress; adjust the passage")
-    return model, tokenizer, context, questions, context_ids, question_ids, engine.prefill(model, context_ids)
+    return model, tokenizer, r.context, r.questions, r.context_ids, r.question_ids, r.pre
 
 
 def stock_kept(model, context_ids, press) -> list[torch.Tensor]:

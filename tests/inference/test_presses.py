@@ -15,9 +15,11 @@ import torch
 from kvpress import ChunkPress, ComposedPress, DecodingPress, KnormPress, PyramidKVPress, ThinKPress
 from transformers import DynamicCache, pipeline
 
-from kvroute.config import ConfigError, validate, with_defaults
 from kvroute import press_specs
-from kvroute.inference import engine, presses, prompts
+from kvroute.config import ConfigError, validate, with_defaults
+from kvroute.inference import engine, presses
+
+from passages import ready
 
 PASSAGE = (
     "Torvald Imbrecht is a Norwegian sculptor born in the coastal town of Vesterhavn. "
@@ -50,11 +52,8 @@ def spec_of(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def passage(smollm2):
-    model, tokenizer = smollm2
-    context = prompts.build_context(PASSAGE, QUESTIONS, "agnostic")
-    questions = [prompts.build_question(q) for q in QUESTIONS]
-    context_ids, question_ids, _ = engine.tokenize(tokenizer, context, questions)
-    return context, questions, question_ids, engine.prefill(model, context_ids)
+    r = ready(*smollm2, PASSAGE, QUESTIONS)
+    return r.context, r.questions, r.question_ids, r.pre
 
 
 def stock_kept(model, pre, press) -> list[torch.Tensor]:
