@@ -45,6 +45,7 @@ from kvroute import config as kvconfig  # noqa: E402
 from kvroute import models  # noqa: E402
 from kvroute.inference import engine, prompts  # noqa: E402
 from kvroute.inference import job as inference  # noqa: E402
+from kvroute.inference.passage import answer_passage  # noqa: E402
 from kvroute.inference import presses as press_registry  # noqa: E402
 from kvroute.datasets import generate  # noqa: E402
 from kvroute.io import write_text  # noqa: E402
@@ -97,10 +98,10 @@ def kvroute_loop(model, tokenizer, records, regimes, presses, ratios, max_new_to
     answers = {}
     for record in records:
         for regime in regimes:
-            out = inference.answer_passage(model, tokenizer, record, regime, presses, ratios, max_new_tokens,
-                                           max_batch, probe_layers, reach_threshold,
-                                           (oracle_plans or {}).get(regime))
-            for row in out["rows"]:
+            out = answer_passage(model, tokenizer, record, regime, presses, ratios, max_new_tokens,
+                                 max_batch, probe_layers, reach_threshold,
+                                 (oracle_plans or {}).get(regime))
+            for row in out.rows:
                 # ratio 0 is reported under every press; key it once like the stock loop
                 name = None if row["ratio"] == 0.0 else row["press"]
                 answers[(regime, name, row["ratio"], row["qid"])] = row["prediction"]

@@ -54,7 +54,8 @@ COLUMNS = ("ratio", "measure", "arm", "estimate", "ci_lo", "ci_hi", "n", "n_pass
 def arm_rows(questions: pd.DataFrame) -> pd.DataFrame:
     """Oracle answers, and the base answers of the same items (ITEM under the same base press) at the same
     ratios and at ratio 0, with ``arm`` and ``base_press``: every comparison is of the same questions."""
-    require(questions, ["ratio", "passage_id", "qid", "error_class", "f1", "press"], "questions table")
+    require(questions, ["ratio", "passage_id", "qid", "error_class", "f1", "press", "evidence_evicted_mean"],
+            "questions table")
     q = with_correct_at_0(questions).assign(arm=oracle_of(questions).replace(NO_ORACLE, BASE),
                                             base_press=base_press_of(questions),
                                             ratio=questions["ratio"].astype(float).round(10))  # join key

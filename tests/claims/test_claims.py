@@ -45,6 +45,7 @@ def plant(hallucinates, passages=12, questions=6, ratios=GRID, dataset="base", r
                                      "ratio": float(r), "passage_id": f"p{p}", "qid": f"q{q}",
                                      "answers": json.dumps(["x"]), "error_class": "hallucination" if bad else "correct",
                                      "f1": 0.0 if bad else 1.0, "oracle": "none", "base_press": press,
+                                     "evidence_evicted_mean": float(r),  # any share: no claim reads it
                                      **{k: f(q) for k, f in columns.items()}})
     table = pd.DataFrame(rows)
     return table.assign(correct_at_0=correct_at_0(table))

@@ -11,7 +11,8 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from kvroute import models
-from kvroute.inference import attention
+from kvroute.inference import attention, engine
+from passages import ready
 
 BATCH, HEADS, KV_HEADS, DIM, CACHED = 3, 6, 2, 16, 20
 
@@ -145,13 +146,12 @@ def test_install_twice_keeps_the_first_dispatcher(stock_sdpa):
     assert ALL_ATTENTION_FUNCTIONS["sdpa"] is installed
 
 
-def test_models_load_installs_the_dispatcher_once(smollm2_manifest, stock_sdpa, monkeypatch):
-    """engine.answer does not install the dispatcher: loading the model must."""
-    calls = []
-    real = attention.install
-    monkeypatch.setattr(attention, "install", lambda: calls.append(1) or real())
-    models.load(smollm2_manifest, device="cpu", dtype="bfloat16")
-    assert len(calls) == 1
+def test_answering_installs_the_dispatcher_and_loading_does_not(smollm2_manifest, stock_sdpa):
+    """models stays free of kvroute.inference: the first engine.answer installs the dispatcher."""
+    model, tokenizer = models.load(smollm2_manifest, device="cpu", dtype="bfloat16")
+    assert ALL_ATTENTION_FUNCTIONS["sdpa"] is stock_sdpa
+    r = ready(model, tokenizer, "Ada was born in Paris.", ["Where was Ada born?"])
+    engine.answer(model, tokenizer, engine.uncompressed_cell(r.pre), r.pre.length, r.question_ids, 1)
     assert ALL_ATTENTION_FUNCTIONS["sdpa"] is not stock_sdpa
     q, k, v, mask = inputs(1, torch.bfloat16)
     ours, _ = ALL_ATTENTION_FUNCTIONS["sdpa"](module(), q, k, v, mask, dropout=0.0)

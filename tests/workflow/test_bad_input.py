@@ -51,7 +51,7 @@ def test_malformed_dataset_stops_infer_before_the_model_loads(tmp_path):
 
 
 @pytest.mark.parametrize("presses, ratios, message", [
-    ('{"p": {"press": "NoSuchPress"}}', "[0.5]", "presses.p.press: unknown kvpress press 'NoSuchPress'"),
+    ('{"p": {"press": "NoSuchPress"}}', "[0.5]", "presses.p.press: 'NoSuchPress' is not a kvpress press; allowed values: AdaKVPress"),
     ('{"p": {"press": "KnormPress"}}', "[1.2]", "study.ratios: [1.2] outside [0, 1)"),
 ])
 def test_bad_press_or_ratio_stops_infer(tmp_path, presses, ratios, message):
