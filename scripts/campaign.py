@@ -118,6 +118,11 @@ def cmd_plan(a) -> int:
     return 0
 
 
+def same_python() -> dict:
+    """The environment with this Python's folder first on PATH: the rules' ``python -m kvroute`` is this one."""
+    return {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+
+
 def git(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
 
@@ -145,7 +150,7 @@ def cmd_run(a) -> int:
         out = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
                               "--configfile", str(Path(a.config).resolve()), "--directory", str(workdir),
                               "--cores", str(a.cores), "--nolock", "--rerun-incomplete", str(target)], cwd=ROOT, capture_output=True,
-                             text=True)
+                             text=True, env=same_python())
         if out.returncode != 0:
             print((out.stdout + out.stderr)[-4000:], file=sys.stderr)
             return out.returncode

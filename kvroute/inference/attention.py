@@ -24,7 +24,12 @@
    0.9); ``hide_masked_keys`` writes the same values with one masked
    ``torch.where`` into the cache, 5x faster, from a slot mask built once
    per batch. tests/inference/test_attention.py checks keys and outputs against
-   kvpress's ``attention_patch``, bit for bit.
+   kvpress's ``attention_patch``, bit for bit. Where kvpress's search finds
+   no fake key for a (row, KV head) (its 1,000 steps can fail when a group's
+   queries spread over more than a half-space, as random-weight Qwen-2.5-7B's
+   did on an H200), the same entries are hidden by a per-head attention mask
+   instead: the weight is exactly zero either way, and stock kvpress would
+   have stopped with an error.
 
 ``install()`` puts the dispatcher under "sdpa", inside ``hide_masked_keys``.
 Everything else (CUDA, models without grouped heads) stays on transformers'
@@ -55,7 +60,10 @@ def matmul_attention(module, query, key, value, attention_mask, scaling=None, **
     q = query.reshape(batch, kv_heads, groups * q_len, dim)
     scores = (q @ key.transpose(-1, -2)).float().mul_(scale).view(batch, kv_heads, groups, q_len, kv_len)
     if attention_mask is not None:
-        mask = attention_mask[:, :, None]  # (batch, 1, 1, q_len, kv_len)
+        # (batch, 1, 1, q_len, kv_len), or per query head (hide_masked_keys's fallback) grouped as the scores
+        per_head = attention_mask.shape[1] == heads and heads > 1
+        mask = (attention_mask.view(batch, kv_heads, groups, q_len, -1) if per_head
+                else attention_mask[:, :, None])
         if mask.dtype == torch.bool:
             # A finite minimum, not -inf: a fully masked (padding) row stays finite,
             # so no NaN can reach other rows through its keys and values.
@@ -130,6 +138,23 @@ def _hidden_slots(module, rows: int, kv_heads: int) -> torch.Tensor:
     return cached[1]
 
 
+def mask_hidden_keys(attention_mask, hidden: torch.Tensor, query: torch.Tensor, kv_len: int) -> torch.Tensor:
+    """(batch, heads, q_len, kv_len) bool: ``attention_mask`` (None: all visible; additive: its finite part)
+    with every hidden (row, KV head, slot) invisible to the query heads of that KV head."""
+    batch, heads, q_len, _ = query.shape
+    if attention_mask is None:
+        visible = torch.ones(batch, 1, q_len, kv_len, dtype=torch.bool, device=query.device)
+    elif attention_mask.dtype == torch.bool:
+        visible = attention_mask[:, :, :, :kv_len]
+    else:
+        visible = attention_mask[:, :, :, :kv_len] > torch.finfo(attention_mask.dtype).min / 2
+    visible = visible.expand(batch, heads, q_len, kv_len).clone()
+    groups = heads // hidden.shape[1]
+    slots = hidden.shape[2]
+    visible[..., :slots] &= ~hidden.repeat_interleave(groups, dim=1).transpose(-1, -2)
+    return visible
+
+
 def hide_masked_keys(func):
     """kvpress's ``attention_patch`` around ``func``: the same fake keys, written by a masked where."""
 
@@ -141,10 +166,19 @@ def hide_masked_keys(func):
             kv_heads = key.shape[1]
             # One fake key per row and KV head, orthogonal-ish to every query of its group (kvpress's search).
             q = query.view(batch, kv_heads, heads // kv_heads, q_len, dim).reshape(batch * kv_heads, -1, dim)
-            fake = search_hyperplane(q).view(batch, kv_heads, 1, dim)
             hidden = _hidden_slots(module, batch, kv_heads)
-            part = key[:, :, :hidden.shape[2]]
-            torch.where(hidden, fake, part, out=part)
+            fake = None
+            # after one failed search, the rest of this batch's steps go straight to the mask (1,000 steps each)
+            if getattr(module, "_kvroute_no_fake_key", None) is not module.masked_key_indices:
+                try:
+                    fake = search_hyperplane(q).view(batch, kv_heads, 1, dim)
+                except ValueError:  # no fake key for some head: hide the same entries by the mask
+                    module._kvroute_no_fake_key = module.masked_key_indices
+            if fake is None:
+                attention_mask = mask_hidden_keys(attention_mask, hidden, query, key.shape[2])
+            else:
+                part = key[:, :, :hidden.shape[2]]
+                torch.where(hidden, fake, part, out=part)
         if "cu_seq_lens_k" in kwargs:  # as kvpress: only model.generate passes it
             kwargs["cu_seq_lens_k"][-1] = key.shape[-2]
         return func(module, query, key, value, attention_mask, dropout, **kwargs)

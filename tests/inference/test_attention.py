@@ -158,6 +158,43 @@ def test_answering_installs_the_dispatcher_and_loading_does_not(smollm2_manifest
     torch.testing.assert_close(ours, attention.matmul_attention(module(), q, k, v, mask)[0], atol=0, rtol=0)
 
 
+@pytest.mark.parametrize("dtype, with_mask", [(torch.float32, True), (torch.float32, False), (torch.bfloat16, True)])
+@pytest.mark.parametrize("q_len", [1, 3])
+@pytest.mark.parametrize("path", attention.CODE_PATHS)
+def test_a_failed_fake_key_search_hides_the_same_keys_by_mask(stock_sdpa, monkeypatch, path, q_len, dtype,
+                                                              with_mask):
+    """Where kvpress's search finds no fake key, the per-head mask gives the attention the fake keys give,
+    on the CPU's paths and on the GPU's (transformers' sdpa)."""
+    if q_len > 1 and not with_mask:
+        pytest.skip("a question forward over a cache always has a mask")
+    monkeypatch.setenv(attention.CODE_PATH_ENV, path)
+    attention.install()
+    q, k, v, mask = inputs(q_len, dtype)
+    mask = mask if with_mask else None
+    g = torch.Generator().manual_seed(2)
+    chosen = torch.rand(BATCH, KV_HEADS, CACHED, generator=g) < 0.7
+    chosen[1, :, CACHED - 5:] = False
+    faked, masked = module(), module()
+    faked.masked_key_indices = masked.masked_key_indices = chosen.nonzero(as_tuple=True)
+    expected, _ = ALL_ATTENTION_FUNCTIONS["sdpa"](faked, q, k.clone(), v, mask, dropout=0.0)
+
+    def no_fake_key(X, max_iter=1000):
+        raise ValueError("Could not find fake keys such that for every query q, exp(<q, k>) = 0")
+
+    searches = []
+    monkeypatch.setattr(attention, "search_hyperplane", lambda X, max_iter=1000: searches.append(1) or no_fake_key(X))
+    keys = k.clone()
+    tol = 1e-6 if dtype == torch.float32 else 1e-2
+    for step in range(2):  # the second step of the same batch does not search again
+        got, _ = ALL_ATTENTION_FUNCTIONS["sdpa"](masked, q, keys, v, mask, dropout=0.0)
+        assert torch.equal(keys, k)  # nothing written into the cache
+        torch.testing.assert_close(got, expected, atol=tol, rtol=tol)
+    assert len(searches) == 1
+    # and the hidden keys matter: attending to them gives another answer
+    visible, _ = ALL_ATTENTION_FUNCTIONS["sdpa"](module(), q, k.clone(), v, mask, dropout=0.0)
+    assert not torch.allclose(visible, expected, atol=tol, rtol=tol)
+
+
 @pytest.mark.parametrize("q_len", [1, 3])
 def test_hidden_keys_are_kvpress_fake_keys_bit_for_bit(q_len):
     """hide_masked_keys writes exactly the keys kvpress's attention_patch writes, and attention sees the same."""
