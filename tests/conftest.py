@@ -37,6 +37,29 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_slurm_controller(tmp_path_factory):
+    """An ``scontrol`` that fails at once, first on PATH for every test but the SLURM one (``real_path``).
+
+    snakemake's SLURM plugin runs ``scontrol show config`` when snakemake starts, with a 10 s timeout: where
+    SLURM is installed and no controller runs (CI, once the SLURM test has installed it and stopped its
+    cluster), every snakemake call of the suite would wait 9 s for it.
+    """
+    fake = tmp_path_factory.mktemp("no-slurm-controller")
+    (fake / "scontrol").write_text("#!/bin/sh\nexit 1\n")
+    (fake / "scontrol").chmod(0o755)
+    before = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.pathsep.join([str(fake), before])
+    yield fake
+    os.environ["PATH"] = before
+
+
+def real_path() -> str:
+    """PATH without the fake ``scontrol`` of ``no_slurm_controller``."""
+    return os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                           if not Path(p).name.startswith("no-slurm-controller"))
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

@@ -13,7 +13,7 @@ import subprocess
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, SMALL_CONFIG, small_target_run
+from conftest import REPO, SMALL_CONFIG, real_path, small_target_run
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 CLUSTER = REPO / "scripts" / "slurm_local_cluster.sh"
@@ -26,7 +26,7 @@ def slurm_cluster(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("starting slurmctld/slurmd needs root")
     state = tmp_path_factory.mktemp("slurm-state")
-    env = {**os.environ, "KVROUTE_SLURM_STATE": str(state)}
+    env = {**os.environ, "KVROUTE_SLURM_STATE": str(state), "PATH": real_path()}
     started = subprocess.run([str(CLUSTER), "start"], env=env, capture_output=True, text=True, timeout=900)
     assert started.returncode == 0, started.stdout + started.stderr
     yield state
@@ -50,6 +50,7 @@ def test_small_target_through_slurm_matches_a_local_run(slurm_cluster, small_tar
         "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
         "--latency-wait", "10", "--jobs", "2",
         "--slurm-logdir", str(tmp_path / "slurm_logs"), "--slurm-keep-successful-logs",
+        env={"PATH": real_path()},
     )
     slurm_logs = list((tmp_path / "slurm_logs").rglob("*.log"))
     assert any("infer" in str(p) for p in slurm_logs), "infer did not go through sbatch"
