@@ -167,7 +167,7 @@ def test_answers_do_not_depend_on_how_rows_are_batched(smollm2):
 
     model, tokenizer = smollm2
     record = {**generate("knowledge_manipulation", 1, 5)[0], "dataset": "knowledge_manipulation"}
-    runs = {size: passage.answer_passage(model, tokenizer, record, "aware", PRESSES, [0.0, 0.3, 0.8], 4, size,
+    runs = {size: passage.answer_passage(model, tokenizer, record, "aware", PRESSES, [0.0, 0.8], 4, size,
                                            [15, 30], reach_threshold=0.02)
             for size in (1, 7, 64)}
     assert runs[64].counters["decode_steps"] < runs[1].counters["decode_steps"]
