@@ -21,7 +21,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEST=${1:-.gpu}
-PY=${PYTHON:-python3}
+# The tokenizer step imports kvroute and transformers: the project venv's Python where there is one.
+if [ -x .venv/bin/python ]; then PY=${PYTHON:-.venv/bin/python}; else PY=${PYTHON:-python3}; fi
 
 # Versions from envs/requirements.txt. fire 0.6.0 may exist only as a source archive: then the newest fire
 # wheel is taken (pure Python; kvpress imports it in one module it never runs here).
