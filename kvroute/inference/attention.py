@@ -139,11 +139,11 @@ def _hidden_slots(module, rows: int, kv_heads: int) -> torch.Tensor:
 
 
 def mask_hidden_keys(attention_mask, hidden: torch.Tensor, query: torch.Tensor, kv_len: int) -> torch.Tensor:
-    """(batch, heads, q_len, kv_len) bool: ``attention_mask`` (None: all visible; additive: its finite part)
+    """(batch, heads, q_len, kv_len) bool: ``attention_mask`` (None: causal; additive: its finite part)
     with every hidden (row, KV head, slot) invisible to the query heads of that KV head."""
     batch, heads, q_len, _ = query.shape
-    if attention_mask is None:
-        visible = torch.ones(batch, 1, q_len, kv_len, dtype=torch.bool, device=query.device)
+    if attention_mask is None:  # causal: the queries are the last q_len positions
+        visible = torch.ones(q_len, kv_len, dtype=torch.bool, device=query.device).tril(kv_len - q_len)[None, None]
     elif attention_mask.dtype == torch.bool:
         visible = attention_mask[:, :, :, :kv_len]
     else:
