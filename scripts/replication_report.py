@@ -156,6 +156,17 @@ def git_commit(where: Path) -> str:
     return "unknown"
 
 
+def newest_commit(commits: set[str]) -> str:
+    """The most recent of the shards' commits by commit time (the hashes' order says nothing); "unknown"
+    where git does not know them."""
+    times = {}
+    for c in commits:
+        out = subprocess.run(["git", "-C", str(ROOT), "show", "-s", "--format=%ct", c], capture_output=True, text=True)
+        if out.returncode == 0 and out.stdout.strip():
+            times[c] = int(out.stdout.strip().splitlines()[-1])
+    return max(times, key=times.get) if times else "unknown"
+
+
 def passages_per_dataset(config: dict, model: str) -> str:
     """Passages each dataset ran with for this model: the dataset's size, capped by passages_per_model."""
     cap = config["study"].get("passages_per_model", {}).get(model)
@@ -249,7 +260,7 @@ def cmd_shards(a) -> None:
         facts = {
             "command": f"python scripts/campaign.py run --model {a.model} (shards under "
                        f"{Path(a.shards).relative_to(ROOT) if Path(a.shards).is_relative_to(ROOT) else a.shards})",
-            "kvroute_commit": sorted({f.get("kvroute_commit", "unknown") for f in facts_of})[-1],
+            "kvroute_commit": newest_commit({f.get("kvroute_commit", "unknown") for f in facts_of}),
             "kvroute_commits": sorted({f.get("kvroute_commit", "unknown") for f in facts_of}),
             "answers": int(sum(f["answers"] for f in facts_of)),
             "passages_per_dataset": f"{passages.min()}" if passages.nunique() == 1 else
@@ -456,6 +467,19 @@ def draw_figures(found: list[Path], runs: list[dict], figures: Path) -> list[str
     return lines
 
 
+def earlier_rules_note(found: list[Path], runs: list[dict]) -> list[str]:
+    """A warning above the verdicts for pieces whose claims were decided before the per-dataset passage gate
+    and the jackknife (their claims.csv has no jackknife columns): their verdicts are not this report's rules'."""
+    old = [r["model"] for p, r in zip(found, runs) if "jk_lo" not in pd.read_csv(p / "claims.csv", nrows=0).columns]
+    if not old:
+        return []
+    return [f"**Decided under the earlier rules:** {', '.join(old)}. These pieces were decided on one passage per "
+            "dataset before a verdict needed claims.min_passages passages in every dataset behind it and had to "
+            "survive the jackknife; their claims rows carry no jackknife interval. Read their supported and "
+            "contradicted cells as leads, not decisions, until each model is rerun as campaign shards "
+            "(`python scripts/campaign.py run --model MODEL`).", ""]
+
+
 def cmd_assemble(a) -> None:
     root = Path(a.pieces)
     found = pieces(root)
@@ -479,7 +503,7 @@ def cmd_assemble(a) -> None:
                    "regimes": ", ".join(study["regimes"]), "ratios": ", ".join(map(str, study["ratios"]))}
     body = report.render(frame, header, list(families) + unrun)
     figure_lines = draw_figures(found, runs, Path(a.figures))
-    run_lines = ["## The runs", "", "Each model ran on its own, in its own session, on 2 CPU cores:", "",
+    run_lines = ["## The runs", "", "Each model ran on its own on 2 CPU cores (a campaign model as passage shards over several sessions; its wall time is the shards' inference):", "",
                  runs_table(runs), ""]
     for r in runs:
         v = ", ".join(f"{k} {val}" for k, val in r["versions"].items())
@@ -491,7 +515,7 @@ def cmd_assemble(a) -> None:
                   "Median half-width of the 95% intervals behind each claim's verdict (all items; n is the "
                   "median number of items, answers or cells behind an estimate):", "",
                   precision_table(frame, list(families)), ""]
-    extra = chunk_section(root, found, runs, config)
+    extra = chunk_section(root, found, runs, config) + earlier_rules_note(found, runs)
     title, rest = body.split("\n", 1)
     text = "\n".join([title, "", rest.lstrip("\n").split("\n## Verdicts", 1)[0].rstrip(), "", *run_lines, "",
                       "## Figures", "", *figure_lines, "", *extra,
