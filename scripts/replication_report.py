@@ -257,11 +257,12 @@ def cmd_shards(a) -> None:
                       u / "metrics" / "routing.csv")
         facts_of = found["facts"]
         passages = pd.Series({f"{d}/{r}": n for (d, r), n in found["passages"].items()})
+        commits = {f.get("kvroute_commit", "unknown") for f in facts_of}
         facts = {
             "command": f"python scripts/campaign.py run --model {a.model} (shards under "
                        f"{Path(a.shards).relative_to(ROOT) if Path(a.shards).is_relative_to(ROOT) else a.shards})",
-            "kvroute_commit": newest_commit({f.get("kvroute_commit", "unknown") for f in facts_of}),
-            "kvroute_commits": sorted({f.get("kvroute_commit", "unknown") for f in facts_of}),
+            "kvroute_commit": newest_commit(commits),
+            "kvroute_commits": sorted(commits),
             "answers": int(sum(f["answers"] for f in facts_of)),
             "passages_per_dataset": f"{passages.min()}" if passages.nunique() == 1 else
                                     f"{passages.min()}-{passages.max()}",
@@ -503,7 +504,8 @@ def cmd_assemble(a) -> None:
                    "regimes": ", ".join(study["regimes"]), "ratios": ", ".join(map(str, study["ratios"]))}
     body = report.render(frame, header, list(families) + unrun)
     figure_lines = draw_figures(found, runs, Path(a.figures))
-    run_lines = ["## The runs", "", "Each model ran on its own on 2 CPU cores (a campaign model as passage shards over several sessions; its wall time is the shards' inference):", "",
+    run_lines = ["## The runs", "", "Each model ran on its own on 2 CPU cores (a campaign model as passage shards over "
+                 "several sessions; its wall time is the shards' inference):", "",
                  runs_table(runs), ""]
     for r in runs:
         v = ", ".join(f"{k} {val}" for k, val in r["versions"].items())
