@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kvroute import press_specs
 from kvroute.stats.ranking import at_ratio_of, ordering_agreement
 
 # wide column -> header; the at-ratio ones get "at α" in the caption line, not in every header.
@@ -69,13 +70,46 @@ def _model_section(long: pd.DataFrame, wide: pd.DataFrame, agreement: pd.Series,
     return lines
 
 
-def leaderboard_markdown(long: pd.DataFrame, wide: pd.DataFrame) -> str:
-    """The leaderboard page: a section per (model, regime) with its ranked table and ordering agreement."""
+def _spec_text(spec: dict) -> str:
+    """A press entry as a reader would build it in kvpress: CriticalKVPress(ExpectedAttentionPress(...), ...)."""
+    def call(name: str, args: dict, inner: str = "") -> str:
+        parts = ([inner] if inner else []) + [f"{k}={v!r}" for k, v in args.items()]
+        return f"{name}({', '.join(parts)})"
+    inner = call(spec["scorer"], spec.get("scorer_args", {})) if "scorer" in spec else ""
+    text = call(spec["press"], spec.get("args", {}), inner)
+    return f"{text}, oracle {spec['oracle']}" if "oracle" in spec else text
+
+
+def presses_section(presses: dict[str, dict], ranked: list[str]) -> list[str]:
+    """What each ranked name runs, and every kvpress press the run left out, each with its reason."""
+    lines = ["## The presses", "", "| press | kvpress |", "|---|---|"]
+    lines += [f"| {name} | `{_spec_text(presses[name])}` |" for name in ranked if name in presses]
+    used = {presses[n][field] for n in ranked if n in presses for field in ("press", "scorer") if field in presses[n]}
+    left = [(name, entry) for name, entry in press_specs.CATALOG.items() if name != "BasePress" and name not in used]
+    lines += ["", "## kvpress presses not run", "",
+              f"kvpress 0.5.5 has {len(press_specs.KVPRESS_PRESSES)} press classes; this run used {len(used)} of "
+              f"them. The others, and why:", "", "| kvpress press | why not |", "|---|---|"]
+    for name, entry in sorted(left, key=lambda item: (item[1].kind != "refused", item[0])):
+        why = (f"{name} {entry.note}" if entry.kind == "refused"
+               else f"kvroute studies it ({entry.kind}); this run's config does not list it")
+        lines.append(f"| {name} | {why} |")
+    return lines
+
+
+def leaderboard_markdown(long: pd.DataFrame, wide: pd.DataFrame, presses: dict[str, dict] | None = None,
+                         note: str = "") -> str:
+    """The leaderboard page: a section per (model, regime) with its ranked table and ordering agreement.
+
+    ``presses``: the config's press entries, for a table of what each ranked name runs and of the kvpress
+    presses the run left out. ``note``: Markdown placed under the title (how the run was made, a reading).
+    """
     at_ratio = at_ratio_of(long)
     agreement = ordering_agreement(wide).set_index(["model", "regime"])
-    lines = ["# Press leaderboard", ""]
+    lines = ["# Press leaderboard", ""] + ([note.strip(), ""] if note.strip() else [])
     for (model, regime), sub in wide.groupby(["model", "regime"], sort=True):
         mine = long[(long["model"] == model) & (long["regime"] == regime)]
         lines += _model_section(mine, sub, agreement.loc[(model, regime)], at_ratio) + [""]
+    if presses is not None:
+        lines += presses_section(presses, list(dict.fromkeys(wide["press"]))) + [""]
     return "\n".join(lines).rstrip() + "\n"
 

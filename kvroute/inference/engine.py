@@ -331,10 +331,46 @@ def stock_cell(model, pre: Prefill, name: str, spec: dict, ratio: float, steer: 
 
 def press_cell(model, pre: Prefill, name: str, spec: dict, ratio: float, bank: ScoreBank,
                steer: Steer | None = None) -> Cell:
-    """The cache of ``spec`` at ``ratio`` in the bank's mode (``ScoreBank.decide`` first), steered by an oracle."""
+    """The cache of ``spec`` at ``ratio`` in the bank's mode (``ScoreBank.decide`` first), steered by an oracle.
+
+    Evened (``evened``): every layer as long as the longest, so any two caches can share a batch.
+    """
     if bank.mode == STOCK:
-        return stock_cell(model, pre, name, spec, ratio, steer)
-    return compress_cell(pre, name, spec, ratio, bank, steer)
+        return evened(stock_cell(model, pre, name, spec, ratio, steer))
+    return evened(compress_cell(pre, name, spec, ratio, bank, steer))
+
+
+def evened(cell: Cell) -> Cell:
+    """``cell`` with every layer as long as its longest, the added slots hidden like AdaKV's masked keys.
+
+    Some presses keep different numbers of tokens per layer (PyramidKV's budgets, ChunkKV's partial last chunk).
+    One attention mask serves every layer of a forward pass, so a question of several tokens cannot read such a
+    cache as it is: transformers sizes the mask from layer 0 (stock kvpress's pipeline then slices it, so a
+    shorter layer's question tokens see later question tokens, or fails on a longer layer). Evened, each layer
+    attends to exactly its kept keys and the question's causal past. Kept sets are unchanged; added slots sit at
+    position -1, as batch padding does.
+    """
+    lengths = [k.shape[2] for k in cell.keys]
+    slots = max(lengths)
+    if min(lengths) == slots:
+        return cell
+    keys, values, masked, positions = [], [], [], []
+    for k, v, mask, pos in zip(cell.keys, cell.values, cell.masked, cell.positions):
+        extra = slots - k.shape[2]
+        if extra:
+            heads = k.shape[1]
+            k = torch.cat([k, k.new_zeros(1, heads, extra, k.shape[3])], dim=2)
+            v = torch.cat([v, v.new_zeros(1, heads, extra, v.shape[3])], dim=2)
+            pos = torch.cat([pos, pos.new_full((heads, extra), -1)], dim=1)
+            added = (torch.arange(heads, device=k.device).repeat_interleave(extra),
+                     torch.arange(slots - extra, slots, device=k.device).repeat(heads))
+            mask = added if mask is None else (torch.cat([mask[0], added[0].to(mask[0].device)]),
+                                               torch.cat([mask[1], added[1].to(mask[1].device)]))
+        keys.append(k)
+        values.append(v)
+        masked.append(mask)
+        positions.append(pos)
+    return Cell(cell.press, cell.ratio, keys, values, masked, cell.kept, positions)
 
 
 def layer_uniform_length(cell: Cell) -> int | None:

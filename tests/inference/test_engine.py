@@ -136,6 +136,57 @@ def test_one_batch_across_presses_and_ratios_equals_stock_pipeline(prepared):
         assert torch.equal(out.routing.argmax[rows], alone.argmax), f"{name} at {ratio}: routing moved"
 
 
+def _ragged(cell: engine.Cell) -> engine.Cell:
+    """``cell`` with layer 0's first slot dropped: layers of two lengths, as ChunkKV's partial chunks give."""
+    kept = cell.kept[0].clone()
+    kept[torch.arange(kept.shape[0]), cell.positions[0][:, 0]] = False
+    return engine.Cell(cell.press, cell.ratio, [cell.keys[0][:, :, 1:], *cell.keys[1:]],
+                       [cell.values[0][:, :, 1:], *cell.values[1:]], cell.masked, [kept, *cell.kept[1:]],
+                       [cell.positions[0][:, 1:], *cell.positions[1:]])
+
+
+def _token_by_token(model, tokenizer, cell: engine.Cell, context_length: int, question: torch.Tensor, n: int) -> str:
+    """The reference for any cache: question and answer fed one token at a time (no attention mask is needed,
+    so each layer attends to exactly the keys it holds, whatever its length)."""
+    cache = DynamicCache()
+    for layer, (k, v) in enumerate(zip(cell.keys, cell.values)):
+        cache.update(k.clone(), v.clone(), layer)
+    pos, tokens = context_length, []
+    with torch.inference_mode():
+        for t in question[0]:
+            logits = model(input_ids=t.view(1, 1), position_ids=torch.tensor([[pos]]), past_key_values=cache).logits
+            pos += 1
+        for _ in range(n):
+            token = logits[0, -1].argmax()
+            if int(token) in engine.eos_ids(model):
+                break
+            tokens.append(int(token))
+            logits = model(input_ids=token.view(1, 1), position_ids=torch.tensor([[pos]]), past_key_values=cache).logits
+            pos += 1
+    return tokenizer.decode(tokens, skip_special_tokens=True)
+
+
+def test_a_cache_whose_layers_differ_in_length_is_evened_and_answers_as_read_token_by_token(prepared):
+    """PyramidKV's budgets and ChunkKV's partial chunks leave layers of different lengths; one attention mask
+    serves every layer, so kvroute evens them (the added slots hidden like AdaKV's) and batches them with any
+    other cache. Every row equals the reference that needs no mask. (A leaderboard run failed inside SDPA on
+    ChunkKV's ragged caches before.)"""
+    model, tokenizer, *_, question_ids, pre = prepared
+    spec = SPECS["chunk_ea"]
+    even = engine.compress_cell(pre, "chunk_ea", spec, 0.5, engine.decided_bank(spec, pre, [0.5]))
+    ragged = _ragged(even)
+    assert engine.layer_uniform_length(ragged) is None and len({q.shape[1] for q in question_ids}) > 1
+    evened = engine.evened(ragged)
+    assert engine.layer_uniform_length(evened) == engine.layer_uniform_length(even)
+    assert all(torch.equal(a, b) for a, b in zip(evened.kept, ragged.kept))
+    assert int((evened.positions[0] == -1).sum()) == evened.keys[0].shape[1]  # one hidden slot per head
+    rows = [evened] * 3 + [even] * 3
+    asked = question_ids * 2
+    out = engine.answer(model, tokenizer, rows, pre.length, asked, 6)
+    reference = [_token_by_token(model, tokenizer, c, pre.length, q, 6) for c, q in zip([ragged] * 3 + [even] * 3, asked)]
+    assert out.texts == reference
+
+
 def test_uncompressed_answers_equal_stock_pipeline(prepared):
     model, tokenizer, context, questions, _, question_ids, pre = prepared
     pipe = pipeline("kv-press-text-generation", model=model, tokenizer=tokenizer)

@@ -289,3 +289,22 @@ def test_an_at_ratio_off_the_grid_stops_the_plan_naming_the_key(repo, tmp_path):
     out = run_snakemake("leaderboard", "-n", "--configfile", str(tmp_path / "off.yaml"), cwd=repo)
     assert out.returncode != 0
     assert "config key leaderboard.at_ratio: 0.8 is not in study.ratios" in out.stdout + out.stderr
+
+
+def test_markdown_names_what_each_press_runs_and_every_kvpress_press_left_out(long):
+    from kvroute import press_specs
+
+    wide = rank_table(long)
+    presses = {"evicts": {"press": "CriticalKVPress", "scorer": "ExpectedAttentionPress",
+                          "scorer_args": {"use_vnorm": False}},
+               "keeps": {"press": "KnormPress"},
+               "noisy": {"press": "ChunkPress", "scorer": "KnormPress", "args": {"chunk_length": 64}}}
+    text = leaderboard_markdown(long, wide, presses, note="Run on planted data.")
+    assert text.splitlines()[2] == "Run on planted data."
+    assert "| evicts | `CriticalKVPress(ExpectedAttentionPress(use_vnorm=False))` |" in text
+    assert "| noisy | `ChunkPress(KnormPress(), chunk_length=64)` |" in text
+    left = text.split("## kvpress presses not run")[1]
+    rows = {line.split("|")[1].strip(): line for line in left.splitlines() if line.startswith("| ") and "---" not in line}
+    used = {"CriticalKVPress", "ExpectedAttentionPress", "KnormPress", "ChunkPress"}
+    assert set(rows) - {"kvpress press"} == set(press_specs.KVPRESS_PRESSES) - used
+    assert "prunes key channels" in rows["ThinKPress"] and "does not list it" in rows["SnapKVPress"]
