@@ -345,8 +345,7 @@ def evened(cell: Cell) -> Cell:
 
     Some presses keep different numbers of tokens per layer (PyramidKV's budgets, ChunkKV's partial last chunk).
     One attention mask serves every layer of a forward pass, so a question of several tokens cannot read such a
-    cache as it is: transformers sizes the mask from layer 0 (stock kvpress's pipeline then slices it, so a
-    shorter layer's question tokens see later question tokens, or fails on a longer layer). Evened, each layer
+    cache as it is: transformers sizes the mask from layer 0, and kvpress's pipeline fails on it. Evened, each layer
     attends to exactly its kept keys and the question's causal past. Kept sets are unchanged; added slots sit at
     position -1, as batch padding does.
     """
