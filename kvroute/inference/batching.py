@@ -19,7 +19,8 @@ class DeferredCell:
 
     Oracle cells are per question (T_ans differs), so a passage has many; per-
     question Chunk caches of a long passage would not fit in memory at once.
-    ``like`` is the base cell: same press, ratio and budget, so the same shape.
+    ``like`` is the base cell: same press, ratio and budget, so about the same
+    shape (batches are ordered by it; any shapes stack).
     After the batch only the kept mask stays (ledger, reachability).
     """
 
@@ -46,8 +47,7 @@ def answer_in_batches(model, tokenizer, row_cells, context_length, question_ids,
                       max_new_tokens, max_batch, probe_layers, reach_threshold=None):
     """Answer rows (a cell and a question each) in batches of at most ``max_batch`` rows.
 
-    Rows are batched in order; a cell whose layers keep different numbers of
-    slots is never mixed with others. On CUDA out-of-memory the batch is
+    Rows are batched in order, whatever their caches. On CUDA out-of-memory the batch is
     halved and the work retried. Returns the per-batch outputs and the batch
     size that worked, which later passages start from.
     """
@@ -70,38 +70,20 @@ def answer_in_batches(model, tokenizer, row_cells, context_length, question_ids,
 
 
 def batches(row_cells, max_batch: int) -> list[list[int]]:
-    """Consecutive runs of at most ``max_batch`` rows whose caches can be stacked."""
-    out: list[list[int]] = []
-    for i, cell in enumerate(row_cells):
-        if out and len(out[-1]) < max_batch and stackable(row_cells[out[-1][0]], cell):
-            out[-1].append(i)
-        else:
-            out.append([i])
-    return out
-
-
-def stackable(a, b) -> bool:
-    # Padding to a common length needs every layer of both cells to keep the same number of slots.
-    a, b = shape_of(a), shape_of(b)
-    return a is b or (engine.layer_uniform_length(a) is not None and engine.layer_uniform_length(b) is not None)
+    """Consecutive runs of at most ``max_batch`` rows (any caches stack: ``engine.stack_cells``)."""
+    return [list(range(i, min(i + max_batch, len(row_cells)))) for i in range(0, len(row_cells), max_batch)]
 
 
 def row_order(cells: list, question_lengths: list[int],
               rows: list[tuple[int, int]] | None = None) -> list[tuple[int, int]]:
     """(cell, question) rows in the order they are batched (``rows``: which pairs exist; default all).
 
-    Stackable cells' rows are sorted by question length: a batch's question
-    padding costs full forward FLOPs, while padding shorter caches only costs
-    attention over masked slots. Cells that must be batched alone follow, each
-    with its rows together.
+    Rows are sorted by question length, then longer caches first: a batch's
+    question padding costs full forward FLOPs, while padding shorter caches
+    only costs attention over masked slots.
     """
-    lengths = [engine.layer_uniform_length(shape_of(cell)) for cell in cells]
+    # A cache's length once evened: its longest layer.
+    lengths = [max(k.shape[2] for k in shape_of(cell).keys) for cell in cells]
     if rows is None:
         rows = [(c, q) for c in range(len(cells)) for q in range(len(question_lengths))]
-
-    def key(row):
-        c, q = row
-        ragged = lengths[c] is None
-        return (ragged, c if ragged else 0, question_lengths[q], -(lengths[c] or 0))
-
-    return sorted(rows, key=key)
+    return sorted(rows, key=lambda row: (question_lengths[row[1]], -lengths[row[0]]))

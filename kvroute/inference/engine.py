@@ -422,18 +422,18 @@ def _fill_rows(buffer: torch.Tensor, rows_of: list[torch.Tensor], tensors: list[
 
 
 def stack_cells(row_cells: list[Cell], room: int = 0) -> Layout:
-    """Lay out the caches of ``row_cells`` (one per row) as one batch, with ``room`` free slots per row."""
+    """Lay out the caches of ``row_cells`` (one per row) as one batch, with ``room`` free slots per row.
+
+    A cache whose layers differ in length is evened first (``evened``), so any caches share a batch.
+    """
     rows = len(row_cells)
+    evens: dict[int, Cell] = {}
+    for c in row_cells:
+        if id(c) not in evens:
+            evens[id(c)] = evened(c)
+    row_cells = [evens[id(c)] for c in row_cells]
     unique = list({id(c): c for c in row_cells}.values())
     lengths = [layer_uniform_length(c) for c in unique]
-    if len(unique) > 1 and None in lengths:
-        raise ValueError("cells whose layers keep different numbers of slots can only be batched alone")
-    if len(unique) == 1 and lengths[0] is None:  # AdaKV-like uneven layers alone: each layer its own length
-        cell = unique[0]
-        return Layout([reserve(k.expand(rows, -1, -1, -1), room) for k in cell.keys],
-                      [reserve(v.expand(rows, -1, -1, -1), room) for v in cell.values],
-                      torch.ones(rows, cell.keys[0].shape[2], dtype=torch.bool),
-                      [p.expand(rows, -1, -1) for p in cell.positions], row_cells, [k.shape[2] for k in cell.keys])
     slots = max(lengths)
     index = {id(u): i for i, u in enumerate(unique)}
     which = torch.tensor([index[id(c)] for c in row_cells])

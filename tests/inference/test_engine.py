@@ -180,7 +180,7 @@ def test_a_cache_whose_layers_differ_in_length_is_evened_and_answers_as_read_tok
     assert engine.layer_uniform_length(evened) == engine.layer_uniform_length(even)
     assert all(torch.equal(a, b) for a, b in zip(evened.kept, ragged.kept))
     assert int((evened.positions[0] == -1).sum()) == evened.keys[0].shape[1]  # one hidden slot per head
-    rows = [evened] * 3 + [even] * 3
+    rows = [ragged] * 3 + [even] * 3  # answer() evens what it stacks
     asked = question_ids * 2
     out = engine.answer(model, tokenizer, rows, pre.length, asked, 6)
     reference = [_token_by_token(model, tokenizer, c, pre.length, q, 6) for c, q in zip([ragged] * 3 + [even] * 3, asked)]

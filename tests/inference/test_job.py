@@ -187,7 +187,7 @@ def test_answers_do_not_depend_on_how_rows_are_batched(smollm2):
                               torch.tensor(arrays[1]["answer_mass"]).float(), atol=2e-3)
 
 
-def test_cells_whose_layers_differ_in_length_are_batched_alone():
+def test_rows_are_batched_in_order_by_question_length_then_longer_cache_first():
     import torch
 
     from kvroute.inference import engine
@@ -196,23 +196,8 @@ def test_cells_whose_layers_differ_in_length_are_batched_alone():
         keys = [torch.zeros(1, 2, n, 4) for n in lengths]
         return engine.Cell("p", 0.5, keys, keys, [None] * len(lengths), [], [])
 
-    even, other, ragged = cell(5, 5), cell(3, 3), cell(5, 3)
-    rows = [even, even, other, ragged, ragged, even, other]
-    assert batching.batches(rows, 64) == [[0, 1, 2], [3, 4], [5, 6]]
-    assert batching.batches(rows, 2) == [[0, 1], [2], [3, 4], [5, 6]]
-
-
-def test_rows_of_cells_batched_alone_stay_together():
-    import torch
-
-    from kvroute.inference import engine
-
-    def cell(*lengths):
-        keys = [torch.zeros(1, 2, n, 4) for n in lengths]
-        return engine.Cell("p", 0.5, keys, keys, [None] * len(lengths), [], [])
-
-    cells = [cell(5, 5), cell(5, 3), cell(3, 3)]
+    # A ragged cache (layers of 5 and 3 slots) sorts by its longest layer, the length it is evened to.
+    cells = [cell(4, 4), cell(5, 3), cell(3, 3)]
     order = batching.row_order(cells, [9, 4])
-    # Stackable cells by question length (longer cache first), then the ragged cell's rows together.
-    assert order == [(0, 1), (2, 1), (0, 0), (2, 0), (1, 1), (1, 0)]
-    assert len(batching.batches([cells[c] for c, _ in order], 64)) == 2
+    assert order == [(1, 1), (0, 1), (2, 1), (1, 0), (0, 0), (2, 0)]
+    assert batching.batches([cells[c] for c, _ in order], 4) == [[0, 1, 2, 3], [4, 5]]
