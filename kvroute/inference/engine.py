@@ -331,13 +331,10 @@ def stock_cell(model, pre: Prefill, name: str, spec: dict, ratio: float, steer: 
 
 def press_cell(model, pre: Prefill, name: str, spec: dict, ratio: float, bank: ScoreBank,
                steer: Steer | None = None) -> Cell:
-    """The cache of ``spec`` at ``ratio`` in the bank's mode (``ScoreBank.decide`` first), steered by an oracle.
-
-    Evened (``evened``): every layer as long as the longest, so any two caches can share a batch.
-    """
+    """The cache of ``spec`` at ``ratio`` in the bank's mode (``ScoreBank.decide`` first), steered by an oracle."""
     if bank.mode == STOCK:
-        return evened(stock_cell(model, pre, name, spec, ratio, steer))
-    return evened(compress_cell(pre, name, spec, ratio, bank, steer))
+        return stock_cell(model, pre, name, spec, ratio, steer)
+    return compress_cell(pre, name, spec, ratio, bank, steer)
 
 
 def evened(cell: Cell) -> Cell:
