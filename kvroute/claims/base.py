@@ -125,18 +125,26 @@ def clustered(lo, hi, threshold: float, claimed: str, reason: str = "", clusters
     return by_interval(lo, hi, threshold, claimed)
 
 
-def too_few_passages(n_passages, needed: int = MIN_PASSAGES) -> str:
-    """Why a bootstrap verdict cannot be given ("" when there are enough passages)."""
-    if n_passages is None or not np.isfinite(n_passages) or n_passages < needed:
-        return f"{0 if n_passages is None or not np.isfinite(n_passages) else int(n_passages)} passages " \
-               f"(need {needed} for a passage-bootstrap verdict)"
-    return ""
+def too_few_passages(n_passages, needed: int = MIN_PASSAGES, where: str = "") -> str:
+    """Why a bootstrap verdict cannot be given ("" when there are enough passages); ``where`` says which
+    passages were counted (" in the smallest dataset")."""
+    n = int(n_passages) if n_passages is not None and np.isfinite(n_passages) else 0
+    if n >= needed:
+        return ""
+    return f"{n} passage{'' if n == 1 else 's'}{where} (need {needed} for a passage-bootstrap verdict)"
 
 
-def gated(n_passages, decision: tuple[str, str], needed: int = MIN_PASSAGES) -> tuple[str, str]:
+def gated(n_passages, decision: tuple[str, str], needed: int = MIN_PASSAGES, where: str = "") -> tuple[str, str]:
     """The rule's verdict, unless too few passages stand behind the interval."""
-    few = too_few_passages(n_passages, needed)
+    few = too_few_passages(n_passages, needed, where)
     return (INCONCLUSIVE, few) if few else decision
+
+
+def stratum_gated(est: Estimate, decision: tuple[str, str], needed: int = MIN_PASSAGES) -> tuple[str, str]:
+    """``gated`` on the passages of the smallest dataset behind ``est`` (the bootstrap's smallest stratum):
+    a pooled row is only as well sampled as its thinnest dataset."""
+    stratum = est.min_stratum if finite(est.min_stratum) else est.n_passages
+    return gated(stratum, decision, needed, " in the smallest dataset")
 
 
 def robust(decision: tuple[str, str], est: Estimate, decide) -> tuple[str, str]:
@@ -163,11 +171,7 @@ def clustered_judged(est: Estimate, threshold: float, claimed: str, reason: str 
 def judged(est: Estimate, decide, needed: int = MIN_PASSAGES) -> tuple[str, str]:
     """``decide(lo, hi)`` on a passage-bootstrap interval: gated on the smallest dataset's passages behind it
     (``needed``: claims.min_passages), then checked by the jackknife (``robust``)."""
-    stratum = est.min_stratum if finite(est.min_stratum) else est.n_passages
-    few = too_few_passages(stratum, needed)
-    if few:
-        return INCONCLUSIVE, few.replace(" passages", " passages in the smallest dataset", 1)
-    return robust(decide(est.ci_lo, est.ci_hi), est, decide)
+    return robust(stratum_gated(est, decide(est.ci_lo, est.ci_hi), needed), est, decide)
 
 
 # --- reading the inputs ---------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from kvroute.claims.base import (ALL, COND, CONTRADICTED, INCONCLUSIVE, NOT_ROBUST, NOT_RUN, SUPPORTED, Claim,
-                                 ModelInputs, Needs, Settings, at, correct_at_0_items, finite, gated, judged, presses,
-                                 primary_regime, text)
+                                 ModelInputs, Needs, Settings, at, correct_at_0_items, finite, judged, presses,
+                                 primary_regime, stratum_gated, text)
 from kvroute.claims.measure import Estimate, jackknife, smallest_stratum
 from kvroute.frames import POOLED
 from kvroute.stats import breakpoint_test
@@ -84,7 +84,7 @@ class Cliff(Claim):
             # The line decided, not the break: the jackknife checks that dAIC stays below the line's threshold.
             by, lo, hi = jackknife(answers, lambda sub: fit_of(sub)[1], delta_aic)
             est.jk_by = by
-            verdict = gated(est.min_stratum, self.decide(delta_aic, est.ci_lo, est.ci_hi), s.min_passages)
+            verdict = stratum_gated(est, self.decide(delta_aic, est.ci_lo, est.ci_hi), s.min_passages)
             if verdict[0] == CONTRADICTED and not (finite(hi) and hi < LINE_DELTA_AIC):
                 verdict = (NOT_ROBUST, f"the line is preferred, but the leave-one-{by}-out jackknife's dAIC "
                                        f"interval [{lo:.1f}, {hi:.1f}] reaches {LINE_DELTA_AIC:g}")

@@ -7,7 +7,7 @@ import pandas as pd
 
 from kvroute.claims import oracle_arms
 from kvroute.claims.base import (CONTRADICTED, INCONCLUSIVE, NOT_ROBUST, SUPPORTED, Claim, ModelInputs, Needs,
-                                 Settings, at, finite, gated, text)
+                                 Settings, at, finite, stratum_gated, text)
 from kvroute.claims.measure import Estimate, jackknife, smallest_stratum
 
 # Where H(base) is already this high at 0.9, evicting the evidence first cannot raise it measurably.
@@ -66,7 +66,7 @@ class ErasureCauses(Claim):
         est.jk_by, est.jk_lo, est.jk_hi = jackknife(
             answers, lambda sub: oracle_arms.point(sub, ratio, "effect_target"), est.estimate)
         _, d_lo, d_hi = jackknife(answers, lambda sub: -oracle_arms.point(sub, ratio, "effect_survival"), diluted[0])
-        verdict = gated(est.min_stratum, self.decide(est.ci_lo, est.ci_hi, diluted[1], diluted[2]), s.min_passages)
+        verdict = stratum_gated(est, self.decide(est.ci_lo, est.ci_hi, diluted[1], diluted[2]), s.min_passages)
         if verdict[0] in (SUPPORTED, CONTRADICTED):
             again = self.decide(est.jk_lo, est.jk_hi, d_lo, d_hi)[0]
             if again != verdict[0]:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from kvroute.claims.base import (ALPHA, CONTRADICTED, INCONCLUSIVE, NOT_ROBUST, NOT_RUN, SUPPORTED, Claim,
-                                 ModelInputs, Needs, Settings, at, finite, gated, has_ratio, presses)
+                                 ModelInputs, Needs, Settings, at, finite, stratum_gated, has_ratio, presses)
 from kvroute.claims.measure import CellMeans, Estimate, drop, gain_pvalues, ratio_key
 from kvroute.frames import POOLED
 from kvroute.stats.multiple import bh_adjust
@@ -92,7 +92,7 @@ class AccuracyGains(Claim):
         listing = ", ".join(f"{r:g}: {g.estimate:+.3f} [{g.ci_lo:+.3f}, {g.ci_hi:+.3f}] q={qi:.2g}"
                             for r, g, qi in zip(ratios, gains, q))
         best = int(np.argmax([g.estimate for g in gains]))
-        verdict = gated(gains[best].min_stratum, self.decide(found), s.min_passages)
+        verdict = stratum_gated(gains[best], self.decide(found), s.min_passages)
         # The jackknife must repeat it: the supporting gain's interval above 0, or every gain's below NEGLIGIBLE.
         if verdict[0] == SUPPORTED:
             backing = [g for (r, gain, _, qi), g in zip(found, gains) if gain > 0 and qi < ALPHA]

@@ -325,6 +325,16 @@ def test_c6_protection_that_raises_hallucination_is_contradicted():
     assert row["verdict"] == R.CONTRADICTED, row
 
 
+def test_c6_pooled_over_a_thin_dataset_is_gated_and_says_where_the_passages_are_missing():
+    # A large planted effect, but one of the two datasets has 2 passages: the pooled row counts 18 passages,
+    # the gate counts the thin dataset's 2, and the note must say which count it used.
+    thick = oracle_answers(target_h=0.8, diluted_h=0.05)
+    thin = oracle_answers(target_h=0.8, diluted_h=0.05, passages=2).assign(dataset="thin")
+    row = c6_row(pd.concat([thick, thin], ignore_index=True))
+    assert row["n_passages"] == 18 and row["min_passages"] == 2, row
+    assert row["verdict"] == R.INCONCLUSIVE and "2 passages in the smallest dataset" in row["note"], row
+
+
 @pytest.mark.parametrize("target, diluted, expected", [
     ((0.1, 0.3), (0.05, 0.2), R.SUPPORTED),
     ((0.1, 0.3), (-0.05, 0.2), R.INCONCLUSIVE),
