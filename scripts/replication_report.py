@@ -30,6 +30,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -305,7 +306,10 @@ def share_table(shares: pd.DataFrame) -> str:
     wide = sub.groupby(["chunk_length", "dataset", "ratio"]).apply(
         lambda g: g["kept_sinks"].sum() / g["kept"].sum(), include_groups=False).unstack("ratio")
     tokens = shares.groupby(["chunk_length", "dataset"])["tokens_mean"].mean()
-    rows = [[c, d, f"{tokens[(c, d)]:.0f}", *[f"{wide.loc[(c, d), r]:.2f}" if r in wide else "–" for r in SHARE_RATIOS]]
+    # "–": no run answered at that ratio with that chunk length (the grids differ between runs).
+    rows = [[c, d, f"{tokens[(c, d)]:.0f}",
+             *[f"{wide.loc[(c, d), r]:.2f}" if r in wide and np.isfinite(wide.loc[(c, d), r]) else "–"
+               for r in SHARE_RATIOS]]
             for c, d in wide.index]
     return report.markdown_table(["chunk length", "dataset", "context tokens", *[f"α = {r}" for r in SHARE_RATIOS]],
                                  rows)

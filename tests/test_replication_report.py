@@ -38,3 +38,14 @@ def test_pieces_without_a_jackknife_are_named_as_decided_under_the_earlier_rules
     note = "\n".join(rr.earlier_rules_note([new, old], [{"model": "model-new"}, {"model": "model-old"}]))
     assert "model-old" in note and "model-new" not in note
     assert rr.earlier_rules_note([new], [{"model": "model-new"}]) == []
+
+
+def test_the_sink_share_table_marks_a_ratio_no_run_answered_for_a_chunk_length():
+    # Two runs: chunk 512 answered up to 0.95, chunk 64 also at 0.975. The 512 row has no 0.975 share.
+    rows = [{"chunk_length": c, "dataset": "base", "ratio": r, "kept_sinks": 4, "kept": 16, "tokens_mean": 300.0}
+            for c, ratios in ((512, (0.5, 0.8, 0.9, 0.95)), (64, (0.5, 0.8, 0.9, 0.95, 0.975))) for r in ratios]
+    table = rr.share_table(pd.DataFrame(rows))
+    line_512 = next(line for line in table.splitlines() if line.startswith("| 512 "))
+    line_64 = next(line for line in table.splitlines() if line.startswith("| 64 "))
+    assert line_512.rstrip(" |").endswith("–") and "nan" not in table, table
+    assert line_64.rstrip(" |").endswith("0.25"), table
