@@ -91,6 +91,24 @@ def plan_digest(config: dict, model: str, regime: str) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
+def foreign_datasets(config: dict, directory: Path) -> list[str]:
+    """Dataset files in a run directory that this config would not generate. Another config's run in the same
+    directory (another size or seed) rewrites data/DATASET.jsonl, and a shard answered from it would file a
+    different passage, or none, under its index. A user's own file (datasets.X.path) and a missing one (the
+    workflow generates it) pass."""
+    from kvroute.datasets import generate, load_jsonl
+
+    foreign = []
+    for dataset in config["study"]["datasets"]:
+        spec, path = config["datasets"][dataset], Path(directory) / "data" / f"{dataset}.jsonl"
+        if "path" in spec or not path.exists():
+            continue
+        wanted = json.loads(json.dumps(generate(spec.get("generator", dataset), spec["passages"], config["seed"])))
+        if load_jsonl(path) != wanted:
+            foreign.append(str(path))
+    return foreign
+
+
 def probe_rows(scores: pd.DataFrame) -> np.ndarray:
     """Mask of the rows whose hidden states a shard keeps: base rows of C2's regime and ratios."""
     ratio = scores["ratio"].to_numpy(float)

@@ -10,8 +10,10 @@ dataset grows together), runs its infer job through the workflow
 computes its metrics and keeps the compact tables under
 docs/replication/MODEL/shards/ (kvroute/campaign.py); with --commit each shard
 is committed as it lands. Stop it any time: a finished shard is never redone,
-and an unfinished passage is answered again from the start. Run it alone on
-the machine: two torch processes on 2 cores slow each other about 10x.
+and an unfinished passage is answered again from the start. It refuses a run
+directory whose data/ files another config wrote (another size or seed), since
+a shard's passage is named by its index. Run it alone on the machine: two torch
+processes on 2 cores slow each other about 10x.
 """
 
 from __future__ import annotations
@@ -132,6 +134,12 @@ def cmd_run(a) -> int:
     root = Path(a.shards)
     workdir = Path(a.directory).resolve()
     deadline = time.time() + a.hours * 3600 if a.hours else None
+    foreign = campaign.foreign_datasets(config, workdir)
+    if foreign:
+        print(f"{', '.join(foreign)}: not what {a.config} generates (another config's run rewrote it?); a shard "
+              "answered from it would hold another passage. Delete it and the workflow generates the right one.",
+              file=sys.stderr)
+        return 2
     shards = campaign.plan(config, a.model)
     finished = set(campaign.done(root, shards))
     todo = [s for s in shards if s not in finished]

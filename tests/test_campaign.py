@@ -59,6 +59,25 @@ def test_the_plan_digest_follows_what_changes_answers(plan_config):
         assert (campaign.plan_digest(changed, MODEL, "agnostic") == digest) == same, key
 
 
+def test_a_dataset_file_another_config_wrote_is_refused_before_any_shard(tmp_path):
+    config = load(REPO / "config" / "ci_small.yaml")
+    name = "knowledge_manipulation"  # ci_small's one dataset
+    spec = config["datasets"][name]
+    data = tmp_path / "data"
+    data.mkdir()
+    assert campaign.foreign_datasets(config, tmp_path) == []  # missing: the workflow generates it
+    write_jsonl(generate(name, spec["passages"], config["seed"]), data / f"{name}.jsonl")
+    assert campaign.foreign_datasets(config, tmp_path) == []  # the config's own
+    for passages, seed in ((spec["passages"] + 1, config["seed"]), (spec["passages"], config["seed"] + 1)):
+        write_jsonl(generate(name, passages, seed), data / f"{name}.jsonl")  # another size, another seed
+        assert campaign.foreign_datasets(config, tmp_path) == [str(data / f"{name}.jsonl")]
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "campaign.py"), "run", "--model", MODEL,
+                          "--config", str(REPO / "config" / "ci_small.yaml"), "--shards", str(tmp_path / "shards"),
+                          "--directory", str(tmp_path)], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 2 and f"{name}.jsonl" in out.stderr and "another passage" in out.stderr, out.stderr
+    assert not (tmp_path / "shards").exists()
+
+
 def test_a_model_with_shards_of_two_dtypes_or_plans_is_refused():
     shard = campaign.Shard("m", "base", "agnostic", 0)
     ok = {"dtype": "float32", "plan_digest": "a"}
