@@ -1,4 +1,4 @@
-"""scripts/device_check.sh and scripts/device_wheels.sh: both parse, and the check stops at once, in one line,
+"""scripts/device_check.sh and scripts/device_wheels.sh: both parse, and the check stops before any work, in one line,
 where no CUDA device is visible (here; on a GPU machine CUDA_VISIBLE_DEVICES="" hides it)."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -24,11 +23,8 @@ def test_the_script_parses(script):
 def test_the_device_check_stops_in_one_line_naming_cuda_without_a_gpu(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHON": sys.executable, "OUT": str(out)}
-    started = time.monotonic()
     proc = subprocess.run(["bash", str(CHECK)], env=env, capture_output=True, text=True, timeout=120)
-    elapsed = time.monotonic() - started
     assert proc.returncode != 0
     lines = (proc.stdout + proc.stderr).strip().splitlines()
     assert len(lines) == 1 and "CUDA" in lines[0], proc.stdout + proc.stderr
-    assert elapsed < 30, f"took {elapsed:.0f} s: the check must come before any work"  # ~2 s: one torch import
     assert not out.exists(), "nothing may start before the CUDA check"
