@@ -165,7 +165,13 @@ def newest_commit(commits: set[str]) -> str:
         out = subprocess.run(["git", "-C", str(ROOT), "show", "-s", "--format=%ct", c], capture_output=True, text=True)
         if out.returncode == 0 and out.stdout.strip():
             times[c] = int(out.stdout.strip().splitlines()[-1])
-    return max(times, key=times.get) if times else "unknown"
+    if not times:
+        return "unknown"
+    # Commits made in the same second tie on time: the one the others lead to is the newer.
+    def descends_from(c: str) -> int:
+        return sum(subprocess.run(["git", "-C", str(ROOT), "merge-base", "--is-ancestor", o, c]).returncode == 0
+                   for o in times if o != c and times[o] == times[c])
+    return max(times, key=lambda c: (times[c], descends_from(c)))
 
 
 def passages_per_dataset(config: dict, model: str) -> str:
@@ -485,6 +491,12 @@ def earlier_rules_note(found: list[Path], runs: list[dict]) -> list[str]:
             "(`python scripts/campaign.py run --model MODEL`).", ""]
 
 
+def regimes_line(study: dict) -> str:
+    """The study's regimes, then each dataset that runs others (study.dataset_regimes)."""
+    own = {d: r for d, r in (study.get("dataset_regimes") or {}).items() if list(r) != list(study["regimes"])}
+    return ", ".join(study["regimes"]) + "".join(f"; {d}: {', '.join(r)}" for d, r in own.items())
+
+
 def cmd_assemble(a) -> None:
     root = Path(a.pieces)
     found = pieces(root)
@@ -505,7 +517,7 @@ def cmd_assemble(a) -> None:
     if config:
         study = config["study"]
         header |= {"datasets": ", ".join(study["datasets"]), "presses": ", ".join(study["presses"]),
-                   "regimes": ", ".join(study["regimes"]), "ratios": ", ".join(map(str, study["ratios"]))}
+                   "regimes": regimes_line(study), "ratios": ", ".join(map(str, study["ratios"]))}
     body = report.render(frame, header, list(families) + unrun)
     figure_lines = draw_figures(found, runs, Path(a.figures))
     run_lines = ["## The runs", "", "Each model ran on its own on 2 CPU cores (a campaign model as passage shards over "

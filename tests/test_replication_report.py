@@ -49,3 +49,9 @@ def test_the_sink_share_table_marks_a_ratio_no_run_answered_for_a_chunk_length()
     line_64 = next(line for line in table.splitlines() if line.startswith("| 64 "))
     assert line_512.rstrip(" |").endswith("–") and "nan" not in table, table
     assert line_64.rstrip(" |").endswith("0.25"), table
+
+
+def test_the_header_names_the_datasets_that_run_a_regime_the_study_default_does_not():
+    study = {"regimes": ["agnostic"], "dataset_regimes": {"coreference": ["agnostic", "aware"], "base": ["agnostic"]}}
+    assert rr.regimes_line(study) == "agnostic; coreference: agnostic, aware"
+    assert rr.regimes_line({"regimes": ["agnostic", "aware"]}) == "agnostic, aware"
