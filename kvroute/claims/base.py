@@ -144,7 +144,9 @@ def stratum_gated(est: Estimate, decision: tuple[str, str], needed: int = MIN_PA
     """``gated`` on the passages of the smallest dataset behind ``est`` (the bootstrap's smallest stratum):
     a pooled row is only as well sampled as its thinnest dataset."""
     stratum = est.min_stratum if finite(est.min_stratum) else est.n_passages
-    return gated(stratum, decision, needed, " in the smallest dataset")
+    # One dataset behind the row: its smallest stratum is all of its passages.
+    pooled = finite(est.n_passages) and stratum < est.n_passages
+    return gated(stratum, decision, needed, " in the smallest dataset" if pooled else "")
 
 
 def robust(decision: tuple[str, str], est: Estimate, decide) -> tuple[str, str]:

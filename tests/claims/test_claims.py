@@ -191,6 +191,9 @@ def test_a_pooled_row_is_gated_on_its_smallest_dataset():
     assert pooled["n_passages"] == 42 and pooled["min_passages"] == 2
     assert pooled["verdict"] == R.INCONCLUSIVE and "2 passages in the smallest dataset" in pooled["note"], pooled
     assert one(rows, dataset="d0", items=R.ALL)["verdict"] == R.CONTRADICTED  # 10 passages: decided
+    # The thin dataset's own row is one dataset: its note counts its passages, with no "smallest dataset".
+    thin = one(rows, dataset="small", items=R.ALL)
+    assert thin["verdict"] == R.INCONCLUSIVE and thin["note"].startswith("2 passages (need 5"), thin
     # claims.min_passages sets the bar.
     lenient = R.Settings(n_boot=200, min_passages=2)
     rows = CLAIMS["C1"].evaluate(inputs(pd.concat([*big, small], ignore_index=True)), lenient)
